@@ -1,0 +1,28 @@
+from setuptools import find_packages, setup
+
+version = {}
+with open('mmemanet/version.py') as f:
+    exec(f.read(), version)
+
+setup(
+    name='mmemanet',
+    version=version['__version__'],
+    description='MA/EMANet and EMCA multi-scale channel attention for MMPretrain and MMDetection',
+    long_description=open('README.md').read() if __import__('os').path.exists('README.md') else '',
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['mmemanet', 'mmemanet.*']),
+    python_requires='>=3.9',
+    install_requires=[
+        'torch>=2.1',
+        'torchvision',
+        'mmengine==0.10.7',
+        'mmcv>=2.0.0,<2.2.0',
+        'numpy',
+    ],
+    extras_require={
+        'det': ['mmdet==3.3.0', 'pycocotools>=2.0.8'],
+        'cls': ['mmpretrain==1.2.0'],
+        'tests': ['pytest'],
+    },
+    license='Apache-2.0',
+)
