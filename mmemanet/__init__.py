@@ -1,4 +1,9 @@
-"""mmemanet: MA/EMANet and EMCA channel attention for MMPretrain and MMDetection."""
+"""mmemanet: MA/EMANet and EMCA multi-scale channel attention for MMPretrain and MMDetection.
+
+Importing the package registers everything it provides (see :mod:`mmemanet.registry`) and makes
+mmengine's checkpoint loading safe on torch >= 2.6 (see :mod:`mmemanet.checkpoint`).
+"""
+from . import models  # noqa: F401  (registers layers and backbones)
 from .version import __version__
 
 __all__ = ['__version__']

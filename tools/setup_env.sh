@@ -46,12 +46,13 @@ else
   # pair from the package index alone.
   say "installing $TORCH_PAIR from the package index (machine-local wheel directories ignored)"
   env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL PIP_CONFIG_FILE=/dev/null \
-    "${PIP[@]}" install -q $TORCH_PAIR
+    "${PIP[@]}" install -q $TORCH_PAIR "setuptools<81"
 fi
 
 if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops" 2>/dev/null \
    || [[ "$("$VENV/bin/python" -c 'import mmcv; print(mmcv.__version__)')" != 2.1.0 ]]; then
   say "building mmcv 2.1.0 with compiled ops (about 12 minutes the first time; cached by pip afterwards)"
+  "${PIP[@]}" install -q "setuptools<81"  # torch pulls the newest setuptools when it is kept
   MMCV_WITH_OPS=1 "${PIP[@]}" install -q --no-build-isolation mmcv==2.1.0
 fi
 
