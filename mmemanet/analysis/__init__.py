@@ -1,0 +1,3 @@
+from .complexity import ComplexityReport, count_parameters, measure_complexity
+
+__all__ = ['ComplexityReport', 'count_parameters', 'measure_complexity']

@@ -1,0 +1,77 @@
+"""Parameter and MAC counts in the units of the papers' tables.
+
+The papers count with thop, which only sees the parameters of standard layers (convolutions,
+norms, linear layers, matched by EXACT type). Raw tensors of custom modules, such as SoftBAN's four
+tensors, SRM's channel-wise FC and EMCA's fusion weights, are invisible to it. Both counts are
+reported: ``true`` (every parameter) and ``thop`` (what the papers' tables show).
+MACs come from mmengine's jit-trace ``FlopAnalyzer`` (one multiply-add = 1); it skips operators it
+has no rule for (softmax, sigmoid, GELU, ...), which are listed in ``skipped_ops``.
+"""
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Dict, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+
+MIB = 2**20
+GIB = 2**30
+
+# Layer types whose own parameters thop counts (exact type match, as thop's hook table does).
+THOP_LAYER_TYPES = (
+    nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d,
+    nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, nn.GroupNorm,
+    nn.LayerNorm, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d, nn.Linear,
+    nn.PReLU, nn.Embedding)
+
+
+def count_parameters(model: nn.Module) -> Dict[str, int]:
+    """``{'true': all parameters, 'thop': parameters of standard layers (exact type)}``."""
+    true = sum(p.numel() for p in model.parameters())
+    thop = sum(p.numel() for m in model.modules() if type(m) in THOP_LAYER_TYPES
+               for p in m.parameters(recurse=False))
+    return dict(true=true, thop=thop)
+
+
+@dataclass
+class ComplexityReport:
+    """Counts of one model at one input size."""
+    name: str
+    input_shape: Tuple[int, ...]
+    params_true: int
+    params_thop: int
+    macs: int
+    skipped_ops: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def params_true_m(self) -> float:
+        return self.params_true / MIB
+
+    @property
+    def params_thop_m(self) -> float:
+        return self.params_thop / MIB
+
+    @property
+    def macs_g(self) -> float:
+        return self.macs / GIB
+
+
+def measure_complexity(model: nn.Module, input_shape: Sequence[int],
+                       name: str = '') -> ComplexityReport:
+    """Count parameters and MACs of ``model`` (eval mode) on one input of ``input_shape``."""
+    from mmengine.analysis import FlopAnalyzer
+
+    was_training = model.training
+    model.eval()
+    try:
+        inputs = (torch.zeros(tuple(input_shape)), )
+        analyzer = FlopAnalyzer(model, inputs)
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        macs = int(analyzer.total())
+        skipped = Counter(analyzer.unsupported_ops())
+    finally:
+        model.train(was_training)
+    params = count_parameters(model)
+    return ComplexityReport(name=name, input_shape=tuple(input_shape), params_true=params['true'],
+                            params_thop=params['thop'], macs=macs, skipped_ops=dict(skipped))

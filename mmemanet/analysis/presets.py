@@ -1,0 +1,70 @@
+"""Named models of the two papers' tables, with the figures they publish.
+
+Each preset is a classifier config (mmpretrain ``ImageClassifier``: backbone + global average
+pooling + linear head), the input size of its table, and the published parameter count
+(params / 2^20, as thop counts) and MACs (/ 2^30) where the paper gives them.
+"""
+from typing import Dict, NamedTuple, Optional, Tuple
+
+
+class Preset(NamedTuple):
+    backbone: dict
+    num_classes: int
+    input_shape: Tuple[int, int, int, int]
+    published_params_m: Optional[float] = None
+    published_macs_g: Optional[float] = None
+    source: str = ''
+
+    def model_cfg(self) -> dict:
+        """mmpretrain config of the whole classifier."""
+        channels = 512 if self.backbone.get('depth', 50) < 50 else 2048
+        return dict(
+            type='ImageClassifier', backbone=dict(self.backbone),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=self.num_classes, in_channels=channels))
+
+
+CIFAR = (1, 3, 32, 32)
+IMAGENET = (1, 3, 224, 224)
+EMANET_PAPER = 'EMANet paper (Yang et al. 2022), CIFAR-10 table'
+EMCA_PAPER = 'EMCA paper (Bakr et al.), ImageNet table'
+
+
+def _cifar(backbone, params=None, macs=None):
+    return Preset(dict(backbone, depth=50, stem='cifar'), 10, CIFAR, params, macs, EMANET_PAPER)
+
+
+def _imagenet(backbone, depth, params=None):
+    return Preset(dict(backbone, depth=depth), 1000, IMAGENET, params, None, EMCA_PAPER)
+
+
+PRESETS: Dict[str, Preset] = {
+    'cifar_resnet50': _cifar(dict(type='AttnResNet'), 22.43, 1.215),
+    'cifar_epsanet50': _cifar(dict(type='AttnResNet', mixer=dict(type='PSAModule')), 19.58, 1.066),
+    'cifar_se_resnet50': _cifar(dict(type='AttnResNet', attention=dict(type='SEGate')),
+                                24.83, 1.219),
+    'cifar_eca_resnet50': _cifar(
+        dict(type='AttnResNet',
+             attention=[dict(type='ECAGate', kernel_size=k) for k in (3, 5, 5, 7)]), 22.43, 1.217),
+    'cifar_fcanet50': _cifar(dict(type='AttnResNet', attention=[
+        dict(type='FcaGate', dct_size=s) for s in (56, 28, 14, 7)])),
+    'cifar_emanet50': _cifar(dict(type='EMANet'), 20.20, 1.119),
+    'cifar_emanet50_reference_impl': _cifar(dict(type='EMANet', ma_impl='reference'), 20.20, 1.119),
+}
+for _depth, _published in ((18, (11.148, 11.231, 11.190, 11.148, 11.150)),
+                           (34, (20.788, 20.938, 20.829, 20.788, 20.790)),
+                           (50, (24.373, 26.772, 25.037, 24.373, 24.380))):
+    _plain, _se, _emca_se, _emca_eca, _emca_srm = _published
+    PRESETS[f'resnet{_depth}'] = _imagenet(dict(type='AttnResNet'), _depth, _plain)
+    PRESETS[f'se_resnet{_depth}'] = _imagenet(
+        dict(type='AttnResNet', attention=dict(type='SEGate')), _depth, _se)
+    PRESETS[f'eca_resnet{_depth}'] = _imagenet(
+        dict(type='AttnResNet', attention=dict(type='ECAGate', kernel_size=3) if _depth < 50 else
+             [dict(type='ECAGate', kernel_size=k) for k in (3, 5, 5, 7)]), _depth)
+    PRESETS[f'srm_resnet{_depth}'] = _imagenet(
+        dict(type='AttnResNet', attention=dict(type='SRMGate')), _depth)
+    for _host, _p in (('se', _emca_se), ('eca', _emca_eca), ('srm', _emca_srm)):
+        PRESETS[f'emca_{_host}_resnet{_depth}'] = _imagenet(
+            dict(type='EMCAResNet', host=_host), _depth, _p)
+PRESETS['epsanet50'] = _imagenet(dict(type='AttnResNet', mixer=dict(type='PSAModule')), 50)
+PRESETS['emanet50'] = _imagenet(dict(type='EMANet', stem='imagenet'), 50)

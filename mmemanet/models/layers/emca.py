@@ -1,0 +1,89 @@
+import torch
+from mmengine.model import BaseModule
+from mmengine.registry import MODELS
+from torch import nn
+
+from .eca import ECAGate
+from .se import SEGate
+from .srm import SRMGate
+
+
+@MODELS.register_module()
+class EMCA(BaseModule):
+    """Efficient Multi-Scale Channel Attention (Bakr et al., "EMCA: Efficient Multi-Scale Channel
+    Attention Module"), the published Algorithm 1 with an SE, ECA or SRM host gate.
+
+    ``forward(x, taps=())``: ``x: [B, C, H, W]`` (the block's residual-branch output) ``-> [B, C, H, W]``::
+
+        z_0 = squeeze(x);  z_r = tile(taps[r - 1]) to C channels (repeat, not interleave)
+        m   = ReLU(sum_r fusion_weight[r] * z_r)          # r = 0 .. R - 1, R = 1 + len(tap_channels)
+        s   = sigmoid(host.excite(m))
+        out = x * s  (gate='mul')   or   x * (1 + s)  (gate='residual')
+
+    How the earlier maps arrive: ``taps`` are DESCRIPTORS, not maps. The caller (the backbone) pools
+    each earlier map once with ``emca.squeeze(map)`` (the host's squeeze: GAP ``[B, C_r]``, or SRM style
+    statistics ``[B, C_r, 2]``, whose mean and std rows get the same scalar weights) and hands the
+    results over in the order of ``tap_channels``; a descriptor is reused by every EMCA that taps the same
+    map, so aggregation costs no extra pass over any feature map. A module built with ``tap_channels=()``
+    is explicitly the uni-scale R = 1 case (what ``build_plugin_layer(dict(type='EMCA'), in_channels=C)``
+    gives, usable as an ``after_conv3`` plugin); a module built for R > 1 refuses a call with a different
+    number of descriptors instead of silently running uni-scale.
+
+    Parameters: the host's plus the R fusion weights.
+
+    Args:
+        in_channels (int): C.
+        host (str): ``'se'``, ``'eca'`` or ``'srm'`` (:class:`SEGate`, :class:`ECAGate`, :class:`SRMGate`).
+        tap_channels (tuple[int]): channel counts of the earlier maps, each dividing C.
+        gate (str): ``'mul'`` (published) or ``'residual'`` (the draft code's ``x * (1 + s)``).
+        fusion_init (str): ``'equal'``: all weights 1 / R; ``'default'``: U(-1/sqrt(R), 1/sqrt(R)), the
+            default init of the equivalent ``Conv1d(1, 1, kernel R, stride R, bias=False)``.
+        host_cfg (dict | None): extra arguments of the host gate (e.g. ``ratio``, ``kernel_size``).
+    """
+    _abbr_ = 'emca'
+    HOSTS = {'se': SEGate, 'eca': ECAGate, 'srm': SRMGate}
+    GATES = ('mul', 'residual')
+    FUSION_INITS = ('equal', 'default')
+
+    def __init__(self, in_channels, host='se', tap_channels=(), gate='mul', fusion_init='equal', host_cfg=None,
+                 init_cfg=None):
+        super().__init__(init_cfg)
+        if host not in self.HOSTS:
+            raise ValueError(f'EMCA: unknown host={host!r}; valid hosts are {tuple(self.HOSTS)}')
+        if gate not in self.GATES:
+            raise ValueError(f'EMCA: unknown gate={gate!r}; valid gates are {self.GATES}')
+        if fusion_init not in self.FUSION_INITS:
+            raise ValueError(f'EMCA: unknown fusion_init={fusion_init!r}; valid values are {self.FUSION_INITS}')
+        tap_channels = tuple(tap_channels)
+        untileable = [c for c in tap_channels if c < 1 or in_channels % c]
+        if untileable:
+            raise ValueError(f'EMCA: in_channels={in_channels} cannot be tiled from tap_channels {untileable} '
+                             f'(of {tap_channels}): each earlier descriptor is repeated in_channels / C_r '
+                             f'times, so every tap channel count must divide {in_channels}')
+        self.host = self.HOSTS[host](in_channels, **(host_cfg or {}))
+        self.in_channels = in_channels
+        self.tap_channels = tap_channels
+        self.gate = gate
+        r = 1 + len(tap_channels)
+        weight = torch.full((r,), 1.0 / r)
+        if fusion_init == 'default':
+            nn.init.uniform_(weight, -r ** -0.5, r ** -0.5)
+        self.fusion_weight = nn.Parameter(weight)
+
+    def squeeze(self, x):
+        """The host's descriptor of ``x: [B, C_r, H, W]`` (any C_r); what ``taps`` must hold."""
+        return self.host.squeeze(x)
+
+    def forward(self, x, taps=()):
+        if len(taps) != len(self.tap_channels):
+            raise ValueError(f'EMCA was built for {len(self.tap_channels)} earlier descriptors (tap_channels='
+                             f'{self.tap_channels}) but got {len(taps)}')
+        scales = [self.squeeze(x)]
+        for z, c in zip(taps, self.tap_channels):
+            if z.shape[1] != c:
+                raise ValueError(f'EMCA: a tap descriptor has {z.shape[1]} channels where tap_channels '
+                                 f'says {c}')
+            scales.append(z.repeat(1, self.in_channels // c, *(1,) * (z.dim() - 2)))
+        m = torch.relu(torch.stack(scales, dim=-1) @ self.fusion_weight)
+        s = self.host.excite(m).sigmoid()[:, :, None, None]
+        return x * (1 + s) if self.gate == 'residual' else x * s

@@ -1,0 +1,118 @@
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmengine.registry import MODELS
+from torch import nn
+
+from .psa import SEWeightModule, branch_convs, branch_weights, check_branches
+from .softban import SoftBAN, running_stats_momentum, soft_ban
+
+
+def _batch_norm_channels(x, bn, channels, momentum):
+    """BatchNorm ``bn`` restricted to ``channels``; running-stat updates land in ``bn``'s buffers (views)."""
+    return F.batch_norm(x, bn.running_mean[channels], bn.running_var[channels], bn.weight[channels],
+                        bn.bias[channels], bn.training, momentum, bn.eps)
+
+
+@MODELS.register_module()
+class MixtureAttention(BaseModule):
+    """The MA (Mixture Attention) module of EMANet (Yang et al., "Multiscale Hybrid Convolutional Deep
+    Neural Networks with Channel Attention", Entropy 2022, 24(9):1180): EPSANet's PSA with each branch
+    conv replaced by a ConvMixer unit.
+
+    ``x: [B, in_channels, H, W] -> [B, P, H / stride, W / stride]``, ``P = out_channels``, ``n`` branches
+    of ``c = P / n`` channels. Branch i (kernel k_i, groups g_i)::
+
+        a = BN(GELU(Conv2d(in_channels -> c, k_i, stride, groups g_i, no bias)(x)))
+        a = a + BN(GELU(DepthwiseConv2d(c, mixer_kernel, bias)(a)))        # spatial mixing
+        a = a + BN(GELU(Conv2d(c -> c, 1x1, bias)(SoftBAN(a))))            # channel mixing
+        w_i = SE(a)                        # one SE weight module shared by the branches
+        y_i = a * softmax_over_i(w_i)
+
+    Output: ``cat([y_n, ..., y_1])`` (REVERSED branch order, as the reference implementation).
+    As an mmdet ResNet plugin (``position='after_conv2'``) it keeps ``in_channels`` and the spatial size.
+
+    Parameter layout (one state dict for both ``impl``\\ s). ``branch_convs[i]`` is branch i's first conv
+    (k = 3 first). Everything after it is stored fused over the P channels in OUTPUT order: channel block
+    ``j`` (channels ``j*c : (j+1)*c``) belongs to branch ``n - 1 - j``, so block 0 is the last branch (k = 9):
+    ``bn1`` BatchNorm2d(P), ``dw_conv`` Conv2d(P, P, mixer_kernel, groups=P, bias), ``bn2`` BatchNorm2d(P),
+    ``softban`` SoftBAN(P, softmax_groups=n), ``pw_conv`` Conv2d(P, P, 1, groups=n, bias; group j is
+    branch n-1-j's dense 1x1 conv), ``bn3`` BatchNorm2d(P); ``se`` (:class:`SEWeightModule` on c channels)
+    is shared. Each fused norm has one ``num_batches_tracked``. Reference checkpoint key (branch i = 1..n,
+    ``conv_{i}``) -> here, with ``ch`` = block ``n - i``: ``.0`` -> ``branch_convs.{i-1}``; ``.2`` -> ``bn1[ch]``;
+    ``.3.0.fn.0`` -> ``dw_conv[ch]``; ``.3.0.fn.2`` -> ``bn2[ch]``; ``.3.1.fn.0`` -> ``softban[:, ch]``
+    (running stats ``[ch]``); ``.3.1.fn.1`` -> ``pw_conv[ch]``; ``.3.1.fn.3`` -> ``bn3[ch]``; ``se.fc.*`` -> ``se.fc.*``.
+
+    Parameters at P = 64 with the defaults: 34,097 (branches 10,960 / 8,144 / 8,016 / 6,928 plus the
+    SE's 49), 256 of them SoftBAN's, which thop-style counters do not see.
+
+    Args:
+        in_channels (int): input channels; a multiple of lcm(groups).
+        out_channels (int | None): P, a multiple of n * lcm(groups) (64 for the defaults); default in_channels.
+        stride (int): stride of the branch convs (the EMANet block puts its stride here).
+        kernels, groups (tuple[int]): per-branch odd kernel size and group count, same length.
+        mixer_kernel (int): odd kernel of the depthwise spatial mixing.
+        se_ratio (int): reduction of the shared SE (``c -> c // se_ratio -> c``).
+        impl (str): ``'fused'`` (default): batched ops over all P channels (channels_last, autocast and
+            torch.compile friendly); ``'reference'``: the plain per-branch formulation on slices of the same
+            parameters, kept to test the fused path against. Same function, same state dict.
+    """
+    _abbr_ = 'ma'
+    IMPLS = ('fused', 'reference')
+
+    def __init__(self, in_channels, out_channels=None, stride=1, kernels=(3, 5, 7, 9), groups=(1, 4, 8, 16),
+                 mixer_kernel=9, se_ratio=16, impl='fused', init_cfg=None):
+        super().__init__(init_cfg)
+        out_channels = in_channels if out_channels is None else out_channels
+        check_branches('MixtureAttention', in_channels, out_channels, kernels, groups, se_ratio)
+        if mixer_kernel < 1 or mixer_kernel % 2 == 0:
+            raise ValueError(f'MixtureAttention: mixer_kernel={mixer_kernel} must be a positive odd number '
+                             f'(published: 9)')
+        if impl not in self.IMPLS:
+            raise ValueError(f'MixtureAttention: impl={impl!r} is not one of {self.IMPLS}')
+        self.impl = impl
+        self.num_branches = n = len(kernels)
+        p = out_channels
+        self.branch_convs = branch_convs(in_channels, p, stride, kernels, groups)
+        self.bn1 = nn.BatchNorm2d(p)
+        self.dw_conv = nn.Conv2d(p, p, mixer_kernel, padding=mixer_kernel // 2, groups=p)
+        self.bn2 = nn.BatchNorm2d(p)
+        self.softban = SoftBAN(p, softmax_groups=n)
+        self.pw_conv = nn.Conv2d(p, p, 1, groups=n)
+        self.bn3 = nn.BatchNorm2d(p)
+        self.se = SEWeightModule(p // n, se_ratio)
+
+    def forward(self, x):
+        if self.impl == 'fused':
+            return self._forward_fused(x)
+        return self._forward_reference(x)
+
+    def _forward_fused(self, x):
+        y = torch.cat([conv(x) for conv in reversed(self.branch_convs)], dim=1)  # output channel order
+        y = self.bn1(F.gelu(y))
+        y = y + self.bn2(F.gelu(self.dw_conv(y)))
+        y = y + self.bn3(F.gelu(self.pw_conv(self.softban(y))))
+        return y * branch_weights(y, self.se, self.num_branches)
+
+    def _forward_reference(self, x):
+        n = self.num_branches
+        c = self.bn1.num_features // n
+        bn1, bn2, sb, bn3 = self.bn1, self.bn2, self.softban, self.bn3
+        # each fused norm counts this batch once, as one nn.BatchNorm per branch would
+        m1, m2, msb, m3 = (running_stats_momentum(bn) for bn in (bn1, bn2, sb, bn3))
+        feats, weights = [], []
+        for i, conv in enumerate(self.branch_convs):
+            ch = slice((n - 1 - i) * c, (n - i) * c)  # branch i's channel block
+            a = _batch_norm_channels(F.gelu(conv(x)), bn1, ch, m1)
+            mixed = F.conv2d(a, self.dw_conv.weight[ch], self.dw_conv.bias[ch], padding=self.dw_conv.padding,
+                             groups=c)
+            a = a + _batch_norm_channels(F.gelu(mixed), bn2, ch, m2)
+            normed = soft_ban(a, sb.running_mean[ch], sb.running_var[ch], sb.weight[:, ch], sb.bias[:, ch],
+                              sb.weight_readjust[:, ch], sb.bias_readjust[:, ch], training=sb.training,
+                              momentum=msb, eps=sb.eps)
+            mixed = F.conv2d(normed, self.pw_conv.weight[ch], self.pw_conv.bias[ch])
+            a = a + _batch_norm_channels(F.gelu(mixed), bn3, ch, m3)
+            feats.append(a)
+            weights.append(self.se(a))
+        w = torch.stack(weights, dim=1).softmax(dim=1)  # [B, n, c, 1, 1]: softmax across the branches
+        return torch.cat([feats[i] * w[:, i] for i in reversed(range(n))], dim=1)
