@@ -3,7 +3,10 @@
 Importing the package registers everything it provides (see :mod:`mmemanet.registry`) and makes
 mmengine's checkpoint loading safe on torch >= 2.6 (see :mod:`mmemanet.checkpoint`).
 """
-from . import models  # noqa: F401  (registers layers and backbones)
+from . import checkpoint
+from . import datasets, models  # noqa: F401  (registers datasets, layers and backbones)
 from .version import __version__
+
+checkpoint.install()
 
 __all__ = ['__version__']
