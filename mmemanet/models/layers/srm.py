@@ -27,6 +27,10 @@ class SRMGate(ChannelGate):
         self.bn = nn.BatchNorm1d(in_channels)
 
     def squeeze(self, x):
+        """``x: [B, C, H, W] -> [B, C, 2]``: per-channel mean and ``sqrt(unbiased var + 1e-5)``."""
+        if x.shape[2] * x.shape[3] < 2:
+            raise ValueError(f'SRMGate: style pooling needs at least 2 positions for the unbiased std, got a '
+                             f'{x.shape[2]} x {x.shape[3]} map')
         var, mean = torch.var_mean(x, dim=(2, 3))
         return torch.stack((mean, (var + 1e-5).sqrt()), dim=2)
 
