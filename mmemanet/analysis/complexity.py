@@ -2,7 +2,8 @@
 
 The papers count with thop, which only sees the parameters of standard layers (convolutions,
 norms, linear layers, matched by EXACT type). Raw tensors of custom modules, such as SoftBAN's four
-tensors, SRM's channel-wise FC and EMCA's fusion weights, are invisible to it. Both counts are
+tensors and SRM's channel-wise FC, are invisible to it (EMCA's fusion weights live in a Conv1d, so
+they are visible, as in the EMCA paper's counts). Both counts are
 reported: ``true`` (every parameter) and ``thop`` (what the papers' tables show).
 MACs come from mmengine's jit-trace ``FlopAnalyzer`` (one multiply-add = 1); it skips operators it
 has no rule for (softmax, sigmoid, GELU, ...), which are listed in ``skipped_ops``.

@@ -65,7 +65,7 @@ def main():
                          published_params_m=preset.published_params_m if preset else None,
                          published_macs_g=preset.published_macs_g if preset else None))
     print('\nparams: every parameter; thop: parameters of standard layers only, as the papers '
-          "counted (SoftBAN's, SRM's CFC and EMCA's fusion tensors are invisible to thop).")
+          "counted (SoftBAN's four tensors and SRM's CFC are invisible to thop).")
     print('MACs: mmengine FlopAnalyzer, one multiply-add = 1. Operators it skips (not counted): '
           + (', '.join(f'{op} x{n}' for op, n in sorted(skipped.items())) or 'none'))
     if args.json:

@@ -16,7 +16,7 @@ class EMCA(BaseModule):
     ``forward(x, taps=())``: ``x: [B, C, H, W]`` (the block's residual-branch output) ``-> [B, C, H, W]``::
 
         z_0 = squeeze(x);  z_r = tile(taps[r - 1]) to C channels (repeat, not interleave)
-        m   = ReLU(sum_r fusion_weight[r] * z_r)          # r = 0 .. R - 1, R = 1 + len(tap_channels)
+        m   = ReLU(sum_r w_r * z_r)                       # r = 0 .. R - 1, R = 1 + len(tap_channels)
         s   = sigmoid(host.excite(m))
         out = x * s  (gate='mul')   or   x * (1 + s)  (gate='residual')
 
@@ -29,7 +29,11 @@ class EMCA(BaseModule):
     gives, usable as an ``after_conv3`` plugin); a module built for R > 1 refuses a call with a different
     number of descriptors instead of silently running uni-scale.
 
-    Parameters: the host's plus the R fusion weights.
+    Parameters: the host's plus the R fusion weights ``w``. They are the weight of ``fusion``, a
+    ``Conv1d(1, 1, kernel R, stride R, bias=False)``: the paper's aggregation, a strided convolution over
+    the channel-interleaved sequence ``[z_0,c, ..., z_R-1,c]``, which is evaluated here as the equivalent
+    weighted sum. As a Conv1d the weights are visible to thop, as in the published parameter counts
+    (EMCA-SE R-18: 11.190 x 2^20 only with them). ``fusion_weight`` is the ``[R]`` view of them.
 
     Args:
         in_channels (int): C.
@@ -65,10 +69,14 @@ class EMCA(BaseModule):
         self.tap_channels = tap_channels
         self.gate = gate
         r = 1 + len(tap_channels)
-        weight = torch.full((r,), 1.0 / r)
-        if fusion_init == 'default':
-            nn.init.uniform_(weight, -r ** -0.5, r ** -0.5)
-        self.fusion_weight = nn.Parameter(weight)
+        self.fusion = nn.Conv1d(1, 1, r, stride=r, bias=False)  # default init: U(-1/sqrt(R), 1/sqrt(R))
+        if fusion_init == 'equal':
+            nn.init.constant_(self.fusion.weight, 1.0 / r)
+
+    @property
+    def fusion_weight(self):
+        """The R fusion weights, ``[R]`` (a view of ``fusion.weight``)."""
+        return self.fusion.weight.view(-1)
 
     def squeeze(self, x):
         """The host's descriptor of ``x: [B, C_r, H, W]`` (any C_r); what ``taps`` must hold."""
