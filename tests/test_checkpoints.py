@@ -1,0 +1,312 @@
+"""Reference-EMANet checkpoint conversion, safe loading, and classifier -> detector backbone init.
+
+The reference model below is written independently of the package, after the published
+implementation (``pytorch-emanet``, ``emanet50``): its state dict must reproduce the spec's key list
+(``reference-emanet50-keys.txt``, expanded to all 16 blocks), and the converted weights must give
+the same logits in this package's ``ImageClassifier``.
+"""
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+from collections import OrderedDict
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import mmemanet  # noqa: F401
+from mmemanet.checkpoint import CheckpointLoadError, load_from_local
+from mmemanet.engine.reference_emanet import ReferenceCheckpointError, convert_reference_emanet
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SPEC_KEYS = osp.join(osp.dirname(REPO), 'shared', 'spec', 'reference-emanet50-keys.txt')
+CIFAR_CONFIG = osp.join(REPO, 'configs', 'emanet50_cifar10.py')
+CONVERTER = osp.join(REPO, 'tools', 'model_converters', 'emanet_reference2mmpretrain.py')
+
+
+# ---------------------------------------------------------------------------- the reference model
+class RefSoftBAN(nn.BatchNorm2d):
+    """SoftBAN as in the reference: BN without affine + weight/bias/weight_readjust/bias_readjust."""
+
+    def __init__(self, c):
+        super().__init__(c, affine=False)
+        self.weight = nn.Parameter(torch.ones(1, c, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(1, c, 1, 1))
+        self.weight_readjust = nn.Parameter(torch.zeros(1, c, 1, 1))
+        self.bias_readjust = nn.Parameter(-torch.ones(1, c, 1, 1))
+
+    def forward(self, x):
+        b, c = x.shape[:2]
+        gate = torch.sigmoid(F.adaptive_avg_pool2d(x, 1) * self.weight_readjust + self.bias_readjust)
+        scale = self.weight * torch.softmax(gate.view(b, c), dim=1).view(b, c, 1, 1)
+        out = F.batch_norm(x, self.running_mean, self.running_var, None, None, self.training,
+                           self.momentum, self.eps)
+        return out * scale + self.bias
+
+
+class Residual(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x) + x
+
+
+class RefSE(nn.Module):
+    def __init__(self, c, r=16):
+        super().__init__()
+        self.fc = nn.Sequential(nn.Conv2d(c, c // r, 1), nn.ReLU(inplace=True), nn.Conv2d(c // r, c, 1),
+                                nn.Sigmoid())
+
+    def forward(self, x):
+        return self.fc(F.adaptive_avg_pool2d(x, 1))
+
+
+class RefMA(nn.Module):
+    """PSA-style module with a ConvMixer unit per branch; output in REVERSED branch order."""
+
+    def __init__(self, planes, stride, kernels=(3, 5, 7, 9), groups=(1, 4, 8, 16)):
+        super().__init__()
+        c = planes // 4
+        for i, (k, g) in enumerate(zip(kernels, groups), 1):
+            setattr(self, f'conv_{i}', nn.Sequential(
+                nn.Conv2d(planes, c, k, stride, k // 2, groups=g, bias=False), nn.GELU(), nn.BatchNorm2d(c),
+                nn.Sequential(
+                    Residual(nn.Sequential(nn.Conv2d(c, c, 9, groups=c, padding=4), nn.GELU(),
+                                           nn.BatchNorm2d(c))),
+                    Residual(nn.Sequential(RefSoftBAN(c), nn.Conv2d(c, c, 1), nn.GELU(), nn.BatchNorm2d(c))))))
+        self.se = RefSE(c)
+        self.c = c
+
+    def forward(self, x):
+        xs = [getattr(self, f'conv_{i}')(x) for i in range(1, 5)]
+        b, _, h, w = xs[0].shape
+        feats = torch.cat(xs, dim=1).view(b, 4, self.c, h, w)
+        attention = torch.cat([self.se(a) for a in xs], dim=1).view(b, 4, self.c, 1, 1).softmax(dim=1)
+        weighted = feats * attention
+        out = weighted[:, 0]
+        for i in range(1, 4):
+            out = torch.cat((weighted[:, i], out), dim=1)
+        return out
+
+
+class RefBlock(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = RefMA(planes, stride)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or inplanes != planes * 4:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes * 4, 1, stride, bias=False),
+                                            nn.BatchNorm2d(planes * 4))
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class RefEMANet(nn.Module):
+    def __init__(self, layers=(3, 4, 6, 3), num_classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        inplanes = 64
+        for i, n in enumerate(layers):
+            planes = 64 * 2**i
+            blocks = []
+            for j in range(n):
+                blocks.append(RefBlock(inplanes, planes, (1 if i == 0 else 2) if j == 0 else 1))
+                inplanes = planes * 4
+            setattr(self, f'layer{i + 1}', nn.Sequential(*blocks))
+        self.fc = nn.Linear(2048, num_classes)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        for i in range(1, 5):
+            x = getattr(self, f'layer{i}')(x)
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+# ---------------------------------------------------------------------------- the spec's key list
+def spec_entries():
+    """(key, shape) lines of the spec file, in order."""
+    entries = []
+    for line in open(SPEC_KEYS):
+        if line.strip() and not line.startswith('#'):
+            key, shape = line.split(' ', 1)
+            entries.append((key, tuple(int(v) for v in re.findall(r'\d+', shape))))
+    return entries
+
+
+def _scale(key, shape, ratio):
+    """A layer1.0 (P = 64) shape at P = 64 * ratio: the last two dims of a 4-d tensor are spatial;
+    a dim of 1 is a fixed 1 (SoftBAN's [1, C, 1, 1], a depthwise conv's 1 input channel) except in
+    the SE, where it is c // 16."""
+    spatial = 2 if len(shape) == 4 else 0
+    return tuple(d * ratio if i < len(shape) - spatial and (d != 1 or '.se.fc.' in key) else d
+                 for i, d in enumerate(shape))
+
+
+def expand_spec_layout(layers=(3, 4, 6, 3)):
+    """The full emanet50 key -> shape table: the spec's stem and head, its layer1.0 pattern for every
+    block with that block's widths, a shortcut in the first block of each stage."""
+    entries = spec_entries()
+    pattern = [(k[len('layer1.0.'):], s) for k, s in entries
+               if k.startswith('layer1.0.') and '.downsample.' not in k]
+    shortcut = [(k[len('layer2.0.'):], s) for k, s in entries if k.startswith('layer2.0.downsample.')]
+    table = OrderedDict((k, s) for k, s in entries if k.startswith(('conv1.', 'bn1.')))
+    inplanes = 64
+    for i, n in enumerate(layers):
+        planes = 64 * 2**i
+        for j in range(n):
+            prefix = f'layer{i + 1}.{j}.'
+            for key, shape in pattern:
+                shape = (planes, inplanes, 1, 1) if key == 'conv1.weight' else _scale(key, shape, 2**i)
+                table[prefix + key] = shape
+            if j == 0:  # layer2.0's shortcut is [512, 256]; scale it to this stage
+                for key, shape in shortcut:
+                    shape = (planes * 4, inplanes, 1, 1) if key.endswith('0.weight') else \
+                        tuple(planes * 4 for _ in shape)
+                    table[prefix + key] = shape
+            inplanes = planes * 4
+    table.update((k, s) for k, s in entries if k.startswith('fc.'))
+    return table
+
+
+def randomised(model: nn.Module, seed=0):
+    """Fill every tensor of ``model``'s state dict with random values of a sensible scale."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for key, t in model.state_dict().items():
+            if key.endswith('num_batches_tracked'):
+                t.fill_(int(torch.randint(1, 1000, (), generator=g)))
+            elif key.endswith('running_var'):
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+            elif key.endswith('running_mean'):
+                t.copy_(0.1 * torch.randn(t.shape, generator=g))
+            else:  # perturb the reference initialisation
+                t.add_(0.1 * torch.randn(t.shape, generator=g) * max(float(t.std()) if t.numel() > 1 else 0, 0.1))
+    return model
+
+
+@pytest.fixture(scope='module')
+def reference_model():
+    torch.manual_seed(0)
+    model = RefEMANet()
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.normal_(m.weight, 0, (2.0 / (m.kernel_size[0] * m.kernel_size[1] * m.out_channels))**0.5)
+    return randomised(model).eval()
+
+
+@pytest.fixture(scope='module')
+def reference_ckpt(reference_model, tmp_path_factory):
+    """A reference-layout checkpoint: DataParallel keys, {'net', 'acc', 'epoch'}."""
+    path = tmp_path_factory.mktemp('ref') / 'ckpt.pth'
+    net = OrderedDict(('module.' + k, v.clone()) for k, v in reference_model.state_dict().items())
+    torch.save({'net': net, 'acc': 95.61, 'epoch': 199}, path)
+    return path
+
+
+def build_classifier():
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+    cfg = Config.fromfile(CIFAR_CONFIG)
+    init_default_scope('mmpretrain')
+    return MODELS.build(cfg.model)
+
+
+def test_reference_model_matches_spec_layout(reference_model):
+    """The independent reference model reproduces the spec's keys and shapes (2,096 entries)."""
+    layout = expand_spec_layout()
+    state = reference_model.state_dict()
+    assert len(layout) == 2096
+    assert {k: tuple(v.shape) for k, v in state.items()} == dict(layout)
+    for key, shape in spec_entries():  # the spec lines themselves, verbatim
+        assert tuple(state[key].shape) == shape, key
+
+
+def test_convert_reference_checkpoint_same_logits(reference_model, reference_ckpt):
+    checkpoint = load_from_local(str(reference_ckpt))  # weights-only
+    classifier = build_classifier().eval()
+    target = classifier.state_dict()
+    converted = convert_reference_emanet(checkpoint['net'], target)
+    # every model tensor present, same shapes
+    assert list(converted) == list(target)
+    assert all(converted[k].shape == target[k].shape for k in target)
+    # every model tensor filled: load into a NaN-filled model, strictly
+    with torch.no_grad():
+        for v in classifier.state_dict().values():
+            v.fill_(float('nan') if v.is_floating_point() else -1)
+    classifier.load_state_dict(converted, strict=True)
+    for k, v in classifier.state_dict().items():
+        assert torch.isfinite(v.float()).all() and (v.is_floating_point() or (v >= 0).all()), k
+    # every reference value is used: total sizes agree (each reference key maps to a distinct slice)
+    ref_numel = sum(v.numel() for k, v in checkpoint['net'].items() if not k.endswith('num_batches_tracked'))
+    ours = sum(v.numel() for k, v in converted.items() if not k.endswith('num_batches_tracked'))
+    assert ref_numel == ours
+    # same logits (float64, eval mode), both MA implementations
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    ref_model = reference_model.double()
+    with torch.no_grad():
+        expected = ref_model(x)
+        classifier.double()
+        for impl in ('fused', 'reference'):
+            for m in classifier.modules():
+                if type(m).__name__ == 'MixtureAttention':
+                    m.impl = impl
+            logits = classifier(x, mode='tensor')
+            torch.testing.assert_close(logits, expected, rtol=1e-9, atol=1e-9 * float(expected.abs().max()))
+    reference_model.float()
+    assert expected.std() > 0.1  # not a degenerate network
+
+
+def test_converter_cli(reference_ckpt, tmp_path):
+    """The command-line converter on a reference-layout checkpoint; its output loads weights-only."""
+    out = tmp_path / 'emanet50_cifar10.pth'
+    proc = subprocess.run([sys.executable, CONVERTER, str(reference_ckpt), str(out)], capture_output=True,
+                          text=True, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert proc.returncode == 0, proc.stderr
+    assert 'converted 2096 reference tensors into' in proc.stdout
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt['meta']['reference_acc'] == 95.61 and ckpt['meta']['reference_epoch'] == 199
+    assert set(ckpt['state_dict']) == set(build_classifier().state_dict())
+
+
+def test_converter_refuses_missing_and_extra_keys(reference_model):
+    target = build_classifier().state_dict()
+    state = OrderedDict(('module.' + k, v) for k, v in reference_model.state_dict().items())
+    del state['module.layer3.2.conv2.conv_4.3.1.fn.0.weight_readjust']
+    del state['module.fc.bias']
+    state['module.layer5.0.conv1.weight'] = torch.zeros(1)
+    with pytest.raises(ReferenceCheckpointError) as err:
+        convert_reference_emanet(state, target)
+    msg = str(err.value)
+    assert 'missing keys (2)' in msg and 'layer3.2.conv2.conv_4.3.1.fn.0.weight_readjust' in msg
+    assert 'fc.bias' in msg
+    assert 'unexpected keys (1)' in msg and 'layer5.0.conv1.weight' in msg
+
+
+def test_converter_refuses_other_shapes(reference_model):
+    """A 100-class reference checkpoint does not fit the 10-class config: the shapes are listed."""
+    target = build_classifier().state_dict()
+    state = OrderedDict(reference_model.state_dict())
+    state['fc.weight'] = torch.zeros(100, 2048)
+    state['fc.bias'] = torch.zeros(100)
+    with pytest.raises(ReferenceCheckpointError, match=r'fc.weight: checkpoint \[100, 2048\], model \[10, 2048\]'):
+        convert_reference_emanet(state, target)
