@@ -1,18 +1,8 @@
 # Faster R-CNN + FPN 1x on COCO with EMCA-SE ResNet-50 (published Faster R-CNN AP 38.1, Mask R-CNN box 39.0 / mask 35.7, RetinaNet 37.2).
-_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+_base_ = [
+    'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    './_base_/det_backbone.py',  # stock backbone settings, init_cfg=None (see there)
+]
 custom_imports = dict(imports=['mmemanet'], allow_failed_imports=False)
 
-# The backbone starts from scratch (init_cfg=None: nothing is downloaded). To start from a
-# classifier trained with this package (tools/train.py on an *_imagenet.py config), set
-#   init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint='work_dirs/<cls>/epoch_100.pth')
-# inside backbone=dict(...) below; the log then lists any missing / unexpected keys.
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='EMCAResNet', depth=50, host='se',
-        stem='imagenet',
-        out_indices=(0, 1, 2, 3),
-        frozen_stages=1,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=True,
-        init_cfg=None))
+model = dict(backbone=dict(_base_.det_backbone, type='EMCAResNet', depth=50, host='se'))

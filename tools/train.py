@@ -8,53 +8,26 @@ torch >= 2.6.
 
 Single process::
 
-    python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [auto|CKPT]] \\
+    python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [CKPT]] \\
         [--cfg-options key=value ...]
 
 Distributed: ``tools/dist_train.sh CONFIG N [args]`` (torchrun, ``--launcher pytorch``). On a
-machine without a usable CUDA device the processes run on the CPU with the gloo backend (see
-:func:`setup_launcher`); with GPUs everything is as in the stock tools (nccl).
+machine without a CUDA device the processes run on the CPU with the gloo backend (see
+``runner_setup.setup_launcher``); with GPUs everything is as in the stock tools (nccl).
 """
 import argparse
-import datetime
 import logging
-import os
-import os.path as osp
-import subprocess
 
 import mmemanet  # noqa: F401  (registers modules; safe checkpoint loading)
-import torch
-import torch.distributed as torch_dist
-from mmengine.config import Config, ConfigDict, DictAction
-from mmengine.device import get_device
 from mmengine.logging import print_log
-from mmengine.registry import MODEL_WRAPPERS, RUNNERS, init_default_scope
-from mmengine.runner import Runner
-from torch.nn.parallel import DistributedDataParallel
 
-LAUNCHERS = ['none', 'pytorch', 'slurm', 'mpi']
-CFG_OPTIONS_HELP = (
-    'override some settings in the used config, the key-value pair in xxx=yyy format will be '
-    'merged into config file. If the value to be overwritten is a list, it should be like '
-    'key="[a,b]" or key=a,b It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-    'Note that the quotation marks are necessary and that no white space is allowed. List items '
-    'are addressed by index, e.g. train_dataloader.dataset.dataset.datasets.0.data_root=...')
+from runner_setup import add_common_args, build_runner, load_config, parse_args, setup_launcher
 
 
-def add_common_args(parser: argparse.ArgumentParser) -> None:
-    """Arguments shared by tools/train.py and tools/test.py."""
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=CFG_OPTIONS_HELP)
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank (older);
-    # torchrun sets the LOCAL_RANK environment variable instead.
-    parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
-
-
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description='Train a model (mmdet or mmpretrain config)')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument('--amp', action='store_true', default=False,
+    parser.add_argument('--amp', action='store_true',
                         help='enable automatic-mixed-precision training (needs a GPU)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='enable automatically scaling LR (needs auto_scale_lr in the config)')
@@ -65,135 +38,39 @@ def parse_args(argv=None):
         help='resume from this checkpoint; without a value, resume from the latest checkpoint '
         'in the work_dir automatically')
     add_common_args(parser)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parser
 
 
-def load_config(args) -> Config:
-    """Config file + ``--cfg-options`` + ``--work-dir`` (CLI > config > ./work_dirs/<name>)."""
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    return cfg
-
-
-# ----------------------------------------------------------------------------------------------
-# Distributed processes without a GPU
-# ----------------------------------------------------------------------------------------------
-def _env_from_launcher(launcher: str) -> None:
-    """Fill RANK / WORLD_SIZE / LOCAL_RANK / MASTER_* like mmengine's ``init_dist`` does."""
-    if launcher == 'mpi':
-        os.environ['RANK'] = os.environ['OMPI_COMM_WORLD_RANK']
-        os.environ['WORLD_SIZE'] = os.environ['OMPI_COMM_WORLD_SIZE']
-        os.environ['LOCAL_RANK'] = os.environ['OMPI_COMM_WORLD_LOCAL_RANK']
-        os.environ.setdefault('MASTER_PORT', '29500')
-        if 'MASTER_ADDR' not in os.environ:
-            raise KeyError('The environment variable MASTER_ADDR is not set')
-    elif launcher == 'slurm':
-        proc_id = int(os.environ['SLURM_PROCID'])
-        os.environ['RANK'] = str(proc_id)
-        os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
-        os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
-        os.environ.setdefault('MASTER_PORT', '29500')
-        if 'MASTER_ADDR' not in os.environ:
-            node_list = os.environ['SLURM_NODELIST']
-            os.environ['MASTER_ADDR'] = subprocess.getoutput(
-                f'scontrol show hostname {node_list} | head -n1')
-    # launcher == 'pytorch': torchrun has set everything
-
-
-def setup_launcher(cfg: Config, launcher: str) -> None:
-    """Prepare ``cfg`` for ``launcher``; on a CPU-only machine, start gloo CPU processes.
-
-    mmengine 0.10 assumes an accelerator for distributed runs: ``init_dist`` calls
-    ``torch.cuda.set_device`` and the Runner wraps the model in DDP with
-    ``device_ids=[LOCAL_RANK]``, both of which fail without CUDA. When mmengine finds no device
-    (``get_device() == 'cpu'``) and the launcher is not ``none``, this
-
-    - sets ``env_cfg.dist_cfg.backend = 'gloo'`` (the stock configs say ``nccl``),
-    - initialises the gloo process group itself (the Runner then skips ``init_dist``), passing
-      ``dist_cfg.timeout`` (seconds) through,
-    - makes the DDP wrapper use ``device_ids=None`` (DDP's value for CPU modules), keeping
-      ``broadcast_buffers=False`` and ``find_unused_parameters`` as mmengine's default wrapper.
-
-    With a GPU (or another device mmengine supports) nothing changes: mmengine does it all, nccl
-    as configured.
-    """
-    cfg.launcher = launcher
-    if launcher == 'none' or get_device() != 'cpu':
+def enable_amp(cfg) -> None:
+    """Switch the config's ``OptimWrapper`` to ``AmpOptimWrapper`` (dynamic loss scale)."""
+    optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if optim_wrapper == 'AmpOptimWrapper':
+        print_log('AMP training is already enabled in your config.', logger='current',
+                  level=logging.WARNING)
         return
-    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
-    dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
-    if dist_cfg.get('backend', 'gloo') != 'gloo':
-        print_log(f"no CUDA device: using the gloo backend instead of {dist_cfg['backend']!r}",
-                  logger='current', level=logging.WARNING)
-    dist_cfg['backend'] = 'gloo'
-
-    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
-        type='MMDistributedDataParallel', broadcast_buffers=False,
-        find_unused_parameters=cfg.get('find_unused_parameters', False))
-    wrapper_type = wrapper.get('type', 'MMDistributedDataParallel')
-    if isinstance(wrapper_type, str):
-        wrapper_type = MODEL_WRAPPERS.get(wrapper_type)
-    if isinstance(wrapper_type, type) and issubclass(wrapper_type, DistributedDataParallel):
-        wrapper.setdefault('device_ids', None)
-    cfg.model_wrapper_cfg = wrapper
-
-    if not torch_dist.is_initialized():
-        _env_from_launcher(launcher)
-        kwargs = {}
-        if dist_cfg.get('timeout') is not None:
-            kwargs['timeout'] = datetime.timedelta(seconds=dist_cfg['timeout'])
-        torch_dist.init_process_group(backend='gloo', init_method='env://',
-                                      rank=int(os.environ['RANK']),
-                                      world_size=int(os.environ['WORLD_SIZE']), **kwargs)
-
-
-def build_runner(cfg: Config) -> Runner:
-    """``RUNNERS.build`` when the config names a ``runner_type``, else ``Runner.from_cfg``."""
-    if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    if cfg.get('default_scope'):
-        init_default_scope(cfg.default_scope)  # find the runner in the codebase's registry
-    return RUNNERS.build(cfg)
+    if optim_wrapper != 'OptimWrapper':
+        raise ValueError('--amp needs optim_wrapper.type="OptimWrapper" in the config, got '
+                         f'{optim_wrapper!r}')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    args = parse_args(build_parser(), argv)
     cfg = load_config(args)
 
     if args.amp:
-        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in your config.', logger='current',
-                      level=logging.WARNING)
-        else:
-            assert optim_wrapper == 'OptimWrapper', (
-                '`--amp` is only supported when the optimizer wrapper type is `OptimWrapper` but '
-                f'got {optim_wrapper}.')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
-
+        enable_amp(cfg)
     if args.auto_scale_lr:
-        if 'auto_scale_lr' in cfg and 'base_batch_size' in cfg.auto_scale_lr:
-            cfg.auto_scale_lr.enable = True
-        else:
-            raise RuntimeError('Can not find "auto_scale_lr" or "auto_scale_lr.base_batch_size" '
-                               'in your configuration file.')
-
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise ValueError('--auto-scale-lr needs auto_scale_lr.base_batch_size in the config')
+        cfg.auto_scale_lr.enable = True
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None
         cfg.val_evaluator = None
 
-    # resume is determined in this priority: resume from > auto_resume
+    # --resume (no value): the latest checkpoint of work_dir; --resume CKPT: that checkpoint
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -202,8 +79,7 @@ def main(argv=None):
         cfg.load_from = args.resume
 
     setup_launcher(cfg, args.launcher)
-    runner = build_runner(cfg)
-    runner.train()
+    build_runner(cfg).train()
 
 
 if __name__ == '__main__':

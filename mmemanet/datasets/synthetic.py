@@ -10,12 +10,13 @@ Three writers, each deterministic for a given seed and needing nothing but numpy
   Class ``k`` is shape ``CIFAR_SHAPES[k % 5]`` in the colour family ``CIFAR_COLOURS[k // 5]``
   (random hue inside the family, random size, position and rotation) on a noisy textured
   background, so a small CNN learns it in minutes on a CPU.
-- :func:`write_voc`: ``VOCdevkit/VOC2007/`` with ``JPEGImages/*.jpg``, ``Annotations/*.xml``
-  (size, object/name/pose/truncated/difficult/bndbox, 1-based inclusive pixel boxes) and
-  ``ImageSets/Main/{trainval,train,val,test}.txt``.
+- :func:`write_voc`: ``VOCdevkit/VOC2007/`` and ``VOCdevkit/VOC2012/`` (the VOC0712 layout of
+  the stock mmdet configs) with ``JPEGImages/*.jpg``, ``Annotations/*.xml`` (size,
+  object/name/pose/truncated/difficult/bndbox, 1-based inclusive pixel boxes) and
+  ``ImageSets/Main/{trainval,train,val[,test]}.txt``.
 - :func:`write_coco`: ``train2017/``, ``val2017/`` and ``annotations/instances_{train,val}2017.json``
   with ``bbox`` (xywh), ``area`` (polygon area), ``iscrowd=0``, a polygon ``segmentation`` and
-  ``categories``.
+  all 80 COCO ``categories``.
 
 Detection images hold 1-3 non-overlapping shapes (so polygon masks are exact) of at least
 ``MIN_OBJECT_SIZE`` pixels, which keeps them clear of the stock mmdet VOC filter
@@ -49,18 +50,37 @@ CIFAR_SHAPES = ('circle', 'square', 'triangle', 'cross', 'ring')
 # hue ranges (fractions of the colour wheel) of the two colour families
 CIFAR_COLOURS = {'warm': (-0.06, 0.14), 'cool': (0.45, 0.72)}
 
-# name -> (shape, hue, COCO category id, COCO supercategory); names valid in VOC and COCO alike
+# name -> (shape, hue); names valid in the VOC and the COCO vocabularies alike
 DET_CLASSES = {
-    'person': ('circle', 0.00, 1, 'person'),
-    'car': ('rectangle', 0.62, 3, 'vehicle'),
-    'bird': ('triangle', 0.33, 16, 'animal'),
-    'bottle': ('cross', 0.15, 44, 'kitchen'),
+    'person': ('circle', 0.00),
+    'car': ('rectangle', 0.62),
+    'bird': ('triangle', 0.33),
+    'bottle': ('cross', 0.15),
 }
+# The 80 COCO categories (id order). The COCO files list them all, like a subset of the real COCO
+# would, so the stock 80-class CocoDataset / CocoMetric map every predicted label to a category id.
+COCO_CATEGORY_NAMES = (
+    'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat',
+    'traffic light', 'fire hydrant', 'stop sign', 'parking meter', 'bench', 'bird', 'cat', 'dog',
+    'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra', 'giraffe', 'backpack', 'umbrella',
+    'handbag', 'tie', 'suitcase', 'frisbee', 'skis', 'snowboard', 'sports ball', 'kite',
+    'baseball bat', 'baseball glove', 'skateboard', 'surfboard', 'tennis racket', 'bottle',
+    'wine glass', 'cup', 'fork', 'knife', 'spoon', 'bowl', 'banana', 'apple', 'sandwich', 'orange',
+    'broccoli', 'carrot', 'hot dog', 'pizza', 'donut', 'cake', 'chair', 'couch', 'potted plant',
+    'bed', 'dining table', 'toilet', 'tv', 'laptop', 'mouse', 'remote', 'keyboard', 'cell phone',
+    'microwave', 'oven', 'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors',
+    'teddy bear', 'hair drier', 'toothbrush')
+COCO_CATEGORY_IDS = tuple(i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69,
+                                                               71, 83))
+# first category id of each COCO supercategory
+COCO_SUPERCATEGORIES = ((1, 'person'), (2, 'vehicle'), (10, 'outdoor'), (16, 'animal'),
+                        (27, 'accessory'), (34, 'sports'), (44, 'kitchen'), (52, 'food'),
+                        (62, 'furniture'), (72, 'electronic'), (78, 'appliance'), (84, 'indoor'))
 MIN_OBJECT_SIZE = 36
 
 DEFAULT_SIZES = {
     'cifar': (2000, 500),  # train, test
-    'voc': (120, 40),  # trainval, test
+    'voc': (120, 40),  # VOC2007 trainval (+ as many VOC2012 trainval), VOC2007 test
     'coco': (120, 40),  # train2017, val2017
 }
 
@@ -304,6 +324,15 @@ def detection_scene(rng: np.random.Generator, size_range: Sequence[int] = (160, 
     return _finish(np.asarray(img, dtype=np.float32), rng, 4), objects
 
 
+def coco_categories() -> List[dict]:
+    """The 80 COCO ``categories`` entries (id, name, supercategory)."""
+    categories = []
+    for cat_id, name in zip(COCO_CATEGORY_IDS, COCO_CATEGORY_NAMES):
+        supercategory = [sup for first, sup in COCO_SUPERCATEGORIES if first <= cat_id][-1]
+        categories.append(dict(id=cat_id, name=name, supercategory=supercategory))
+    return categories
+
+
 def _polygon_area(flat: Sequence[float]) -> float:
     xs, ys = np.asarray(flat[0::2]), np.asarray(flat[1::2])
     return float(0.5 * abs(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1))))
@@ -333,19 +362,13 @@ def _voc_xml(image_id: str, w: int, h: int, objects: List[dict]) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def write_voc(out_dir: str, num_trainval: int = 120, num_test: int = 40, seed: int = 0,
-              size_range: Sequence[int] = (160, 224), max_objects: int = 3) -> Dict[str, object]:
-    """Write ``out_dir/VOCdevkit/VOC2007`` (use ``data_root=out_dir/VOCdevkit/``).
-
-    ``trainval.txt`` is split in half into ``train.txt`` / ``val.txt``; ``test.txt`` lists the rest.
-    """
-    rng = np.random.default_rng([seed, 2007])
-    root = osp.join(out_dir, 'VOCdevkit', 'VOC2007')
+def _write_voc_year(root: str, ids: Sequence[str], splits: Dict[str, Sequence[str]],
+                    rng: np.random.Generator, size_range: Sequence[int], max_objects: int,
+                    counts: Dict[str, int]) -> None:
+    """One ``VOC<year>`` folder: an image + XML per id and ``ImageSets/Main/<split>.txt``."""
     dirs = {k: osp.join(root, *k.split('/')) for k in ('JPEGImages', 'Annotations', 'ImageSets/Main')}
     for d in dirs.values():
         os.makedirs(d, exist_ok=True)
-    ids = [f'{i + 1:06d}' for i in range(num_trainval + num_test)]
-    counts = {name: 0 for name in DET_CLASSES}
     for image_id in ids:
         img, objects = detection_scene(rng, size_range, max_objects)
         _save_jpeg(img, osp.join(dirs['JPEGImages'], f'{image_id}.jpg'))
@@ -353,22 +376,42 @@ def write_voc(out_dir: str, num_trainval: int = 120, num_test: int = 40, seed: i
             f.write(_voc_xml(image_id, img.shape[1], img.shape[0], objects))
         for obj in objects:
             counts[obj['name']] += 1
-    splits = {'trainval': ids[:num_trainval], 'train': ids[:num_trainval // 2],
-              'val': ids[num_trainval // 2:num_trainval], 'test': ids[num_trainval:]}
     for split, split_ids in splits.items():
         with open(osp.join(dirs['ImageSets/Main'], f'{split}.txt'), 'w') as f:
             f.write(''.join(f'{i}\n' for i in split_ids))
-    return dict(kind='voc', root=osp.join(out_dir, 'VOCdevkit'), folder=root,
-                num_trainval=num_trainval, num_test=num_test, objects=counts,
-                classes=list(DET_CLASSES))
+
+
+def write_voc(out_dir: str, num_trainval: int = 120, num_test: int = 40, seed: int = 0,
+              size_range: Sequence[int] = (160, 224), max_objects: int = 3,
+              num_trainval_2012: Optional[int] = None) -> Dict[str, object]:
+    """Write ``out_dir/VOCdevkit/{VOC2007,VOC2012}`` (use ``data_root=out_dir/VOCdevkit/``).
+
+    The layout of the VOC0712 configs: VOC2007 with ``trainval`` (``num_trainval`` images, split
+    in half into ``train`` / ``val``) and ``test`` (``num_test``), and VOC2012 with ``trainval``
+    only (``num_trainval_2012`` images, default ``num_trainval``).
+    """
+    rng = np.random.default_rng([seed, 2007])
+    root = osp.join(out_dir, 'VOCdevkit')
+    counts = {name: 0 for name in DET_CLASSES}
+    ids = [f'{i + 1:06d}' for i in range(num_trainval + num_test)]
+    _write_voc_year(osp.join(root, 'VOC2007'), ids, {
+        'trainval': ids[:num_trainval], 'train': ids[:num_trainval // 2],
+        'val': ids[num_trainval // 2:num_trainval], 'test': ids[num_trainval:]
+    }, rng, size_range, max_objects, counts)
+    n_2012 = num_trainval if num_trainval_2012 is None else num_trainval_2012
+    ids = [f'2012_{i + 1:06d}' for i in range(n_2012)]
+    _write_voc_year(osp.join(root, 'VOC2012'), ids, {
+        'trainval': ids, 'train': ids[:n_2012 // 2], 'val': ids[n_2012 // 2:]
+    }, rng, size_range, max_objects, counts)
+    return dict(kind='voc', root=root, num_trainval=num_trainval, num_test=num_test,
+                num_trainval_2012=n_2012, objects=counts, classes=list(DET_CLASSES))
 
 
 def write_coco(out_dir: str, num_train: int = 120, num_val: int = 40, seed: int = 0,
                size_range: Sequence[int] = (160, 224), max_objects: int = 3) -> Dict[str, object]:
     """Write ``out_dir/{train2017,val2017}`` and ``out_dir/annotations/instances_*2017.json``."""
     rng = np.random.default_rng([seed, 2017])
-    categories = [dict(id=cat_id, name=name, supercategory=sup)
-                  for name, (_, _, cat_id, sup) in DET_CLASSES.items()]
+    categories = coco_categories()
     cat_ids = {c['name']: c['id'] for c in categories}
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
     files = []
@@ -404,13 +447,18 @@ def write_coco(out_dir: str, num_train: int = 120, num_val: int = 40, seed: int 
     return summary
 
 
-WRITERS = {'cifar': write_cifar10, 'voc': write_voc, 'coco': write_coco}
+KINDS = ('cifar', 'voc', 'coco')
 
 
-def write_small_datasets(out_dir: str, kinds: Sequence[str] = ('cifar', 'voc', 'coco'),
-                         seed: int = 0,
+def write_small_datasets(out_dir: str, kinds: Sequence[str] = KINDS, seed: int = 0,
                          sizes: Optional[Dict[str, Tuple[int, int]]] = None) -> List[dict]:
-    """Write the requested kinds under ``out_dir/{cifar10,VOCdevkit,coco}``; return summaries."""
+    """Write the requested kinds under ``out_dir/{cifar10,VOCdevkit,coco}``; return summaries.
+
+    ``sizes`` maps a kind to its two image counts (see :data:`DEFAULT_SIZES`).
+    """
+    unknown = [kind for kind in list(kinds) + list(sizes or {}) if kind not in KINDS]
+    if unknown:
+        raise ValueError(f'unknown dataset kind(s) {unknown}; valid kinds are {list(KINDS)}')
     sizes = dict(DEFAULT_SIZES, **(sizes or {}))
     results = []
     for kind in kinds:
@@ -419,8 +467,6 @@ def write_small_datasets(out_dir: str, kinds: Sequence[str] = ('cifar', 'voc', '
             results.append(write_cifar10(osp.join(out_dir, 'cifar10'), n_a, n_b, seed))
         elif kind == 'voc':
             results.append(write_voc(out_dir, n_a, n_b, seed))
-        elif kind == 'coco':
-            results.append(write_coco(osp.join(out_dir, 'coco'), n_a, n_b, seed))
         else:
-            raise ValueError(f'unknown dataset kind {kind!r}; choose from {sorted(WRITERS)}')
+            results.append(write_coco(osp.join(out_dir, 'coco'), n_a, n_b, seed))
     return results

@@ -1,0 +1,56 @@
+# Modelled on tools/test.py of MMDetection 3.x and MMPretrain 1.x (Apache-2.0, OpenMMLab).
+"""Evaluate a checkpoint with an mmdet or an mmpretrain config (its test_dataloader / evaluator).
+
+The config's ``default_scope`` decides the codebase, as in tools/train.py. The metrics
+(``Accuracy``, ``VOCMetric``, ``CocoMetric``, ...) are printed by the Runner's logger::
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl] [--amp] \\
+        [--cfg-options key=value ...]
+
+Distributed: ``tools/dist_test.sh CONFIG CHECKPOINT N [args]`` (gloo CPU processes without a GPU).
+"""
+import argparse
+
+import mmemanet  # noqa: F401  (registers modules; safe checkpoint loading)
+from mmengine.config import ConfigDict
+
+from runner_setup import add_common_args, build_runner, load_config, parse_args, setup_launcher
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description='Test a checkpoint (mmdet or mmpretrain config)')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='also dump the raw predictions to this pickle file')
+    parser.add_argument('--amp', action='store_true',
+                        help='run the test loop under automatic mixed precision')
+    add_common_args(parser)
+    return parser
+
+
+def add_dump_metric(cfg, out_file: str) -> None:
+    """Append mmengine's ``DumpResults`` to the test evaluator(s)."""
+    if not out_file.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out {out_file!r}: the output file must be a .pkl or .pickle file')
+    evaluators = cfg.test_evaluator
+    if not isinstance(evaluators, (list, tuple)):
+        evaluators = [evaluators]
+    cfg.test_evaluator = [*evaluators, ConfigDict(type='DumpResults', out_file_path=out_file)]
+
+
+def main(argv=None):
+    args = parse_args(build_parser(), argv)
+    cfg = load_config(args)
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if args.out is not None:
+        add_dump_metric(cfg, args.out)
+    if args.amp:
+        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
+
+    setup_launcher(cfg, args.launcher)
+    build_runner(cfg).test()
+
+
+if __name__ == '__main__':
+    main()
