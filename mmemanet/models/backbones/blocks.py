@@ -21,6 +21,21 @@ from mmengine.registry import MODELS
 from ..layers import EMCA
 
 
+#: the attention modules of this package, by the slot they go in (listed when a type is unknown)
+KNOWN_TYPES = {
+    'attention': ('SEGate', 'ECAGate', 'SRMGate', 'FcaGate', 'EMCA'),
+    'mixer': ('MixtureAttention', 'PSAModule'),
+}
+
+
+def check_registered(cfg: dict, slot: str) -> None:
+    """Raise KeyError naming ``cfg['type']`` and the known types of ``slot`` when it is not registered."""
+    name = cfg.get('type')
+    if isinstance(name, str) and MODELS.get(name) is None:
+        raise KeyError(f'unknown {slot} type {name!r}; known {slot} types: {list(KNOWN_TYPES[slot])} '
+                       "(or any module registered in mmengine's MODELS)")
+
+
 class _ResidualBlock(BaseModule):
     """What BasicBlock and Bottleneck share: plugins, the gate, the shortcut and checkpointing.
 
@@ -54,6 +69,7 @@ class _ResidualBlock(BaseModule):
         self.relu = nn.ReLU(inplace=True)
         self.attn = None
         if attention is not None:
+            check_registered(attention, 'attention')
             self.attn = MODELS.build(dict(attention, in_channels=self.out_channels))
         self.plugin_names = {p: [] for p in self.plugin_positions}
         for plugin in plugins or ():
@@ -74,6 +90,7 @@ class _ResidualBlock(BaseModule):
             raise ValueError(f'{type(self).__name__} got plugin position {position!r}; '
                              f'valid positions are {list(self.plugin_positions)}')
         cfg = dict(plugin.pop('cfg'))
+        check_registered(cfg, 'attention')
         postfix = cfg.pop('postfix', '')
         plugin.pop('stages', None)
         if plugin:
@@ -131,6 +148,7 @@ class BasicBlock(_ResidualBlock):
             self.conv1 = build_conv_layer(self.conv_cfg, in_channels, planes, 3, stride=stride,
                                           padding=1, bias=False)
         else:
+            check_registered(mixer, 'mixer')
             self.conv1 = MODELS.build(dict(mixer, in_channels=in_channels, out_channels=planes,
                                            stride=stride))
         self.bn1 = build_norm_layer(self.norm_cfg, planes)[1]
@@ -168,6 +186,7 @@ class Bottleneck(_ResidualBlock):
             self.conv2 = build_conv_layer(self.conv_cfg, planes, planes, 3, stride=stride,
                                           padding=1, bias=False)
         else:
+            check_registered(mixer, 'mixer')
             self.conv2 = MODELS.build(dict(mixer, in_channels=planes, out_channels=planes,
                                            stride=stride))
         self.bn2 = build_norm_layer(self.norm_cfg, planes)[1]

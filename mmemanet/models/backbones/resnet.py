@@ -13,6 +13,7 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ...engine.checkpoint_compat import report_pretrained_init
 from ...registry import register_backbone
 from ..layers import EMCA
 from .blocks import BasicBlock, Bottleneck
@@ -230,7 +231,10 @@ class AttnResNet(BaseModule):
         pretrained = isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'
         if self.init_cfg is None:
             reference_init(self)
+        first_init = not self.is_init
         super().init_weights()
+        if pretrained and first_init:  # one log line: what the checkpoint filled, what it did not
+            report_pretrained_init(self, self.init_cfg)
         if self.zero_init_residual and not pretrained:
             for m in self.modules():
                 if isinstance(m, (BasicBlock, Bottleneck)):
