@@ -346,8 +346,11 @@ def test_gate_alone_matches_hand_computation(host):
     torch.manual_seed(0)
     gate = randomize_(GATES[host](32))
     x = torch.randn(4, 32, 5, 5)
+    x[:, 0] = 1.5  # a constant channel: its SRM std is sqrt(0 + 1e-5)
     pool, logits = HAND[host]
-    torch.testing.assert_close(gate(x), x * torch.sigmoid(logits(gate, pool(x)))[:, :, None, None])
+    for training in (True, False):  # SRM's BatchNorm: batch statistics, then running ones
+        gate.train(training)
+        torch.testing.assert_close(gate(x), x * torch.sigmoid(logits(gate, pool(x)))[:, :, None, None])
 
 
 def dct_1d(freq, size):
