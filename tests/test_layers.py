@@ -454,7 +454,7 @@ def test_srm_refuses_a_single_position():
 # --------------------------------------------------------------------------------------------------
 # Gradients, registry, mmdet ResNet plugins, docstrings
 # --------------------------------------------------------------------------------------------------
-MODULE_CASES = {  # name -> (module, inputs)
+MODULE_CASES = {  # name -> (builder, input shape)
     'ma_fused': (lambda: MixtureAttention(64), (2, 64, 6, 6)),
     'ma_reference': (lambda: MixtureAttention(64, impl='reference'), (2, 64, 6, 6)),
     'psa': (lambda: PSAModule(64), (2, 64, 6, 6)),
@@ -486,8 +486,8 @@ def test_gradients_reach_every_parameter(case):
         assert param.grad.abs().sum() > 0, name
 
 
-PLUGIN_CHANNELS = {MixtureAttention: 64, PSAModule: 128, SoftBAN: 16, SEGate: 256, ECAGate: 256, SRMGate: 256,
-                   FcaGate: 256, EMCA: 256}
+PLUGIN_CHANNELS = {MixtureAttention: 64, PSAModule: 128, SEGate: 256, ECAGate: 256, SRMGate: 256, FcaGate: 256,
+                   EMCA: 256}  # SoftBAN, a norm layer: see test_softban_through_build_norm_layer
 
 
 @pytest.fixture
@@ -504,8 +504,6 @@ def default_scope(monkeypatch):
 @pytest.mark.parametrize('scope', [None, 'mmdet', 'mmpretrain'])
 def test_build_plugin_layer_in_every_scope(scope, default_scope):
     for cls, channels in PLUGIN_CHANNELS.items():
-        if cls is SoftBAN:
-            continue  # a norm layer: see test_softban_through_build_norm_layer
         with default_scope(scope):
             assert (DefaultScope.get_current_instance() is None) == (scope is None)
             name, layer = build_plugin_layer(dict(type=cls.__name__), in_channels=channels, postfix='_1')
