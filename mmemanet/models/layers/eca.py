@@ -1,3 +1,4 @@
+"""ECA channel gate: a 1-D convolution across the channel descriptor, adaptive or fixed kernel."""
 import math
 
 from mmengine.registry import MODELS

@@ -1,3 +1,4 @@
+"""EMCA: multi-scale aggregation of pooled descriptors in front of an SE / ECA / SRM host excitation."""
 import torch
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS

@@ -1,3 +1,4 @@
+"""FcaNet channel gate: SE with a fixed 2-D DCT squeeze ('top16' frequencies)."""
 import math
 
 import torch

@@ -1,3 +1,4 @@
+"""SE channel gate (bias-free FCs by default, as counted in the EMANet and EMCA tables)."""
 from mmengine.registry import MODELS
 from torch import nn
 

@@ -1,3 +1,4 @@
+"""SoftBAN, EMANet's normalisation (IEBN with a softmax over channels), as a registered norm layer."""
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule

@@ -1,3 +1,4 @@
+"""SRM channel gate: style pooling (mean, std), channel-wise FC, BatchNorm."""
 import torch
 from mmengine.registry import MODELS
 from torch import nn
