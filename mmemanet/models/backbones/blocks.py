@@ -80,6 +80,15 @@ class _ResidualBlock(BaseModule):
         """Whether this block's gate is an EMCA module fed with earlier-map descriptors."""
         return isinstance(self.attn, EMCA) and len(self.attn.tap_channels) > 0
 
+    def _spatial_conv(self, mixer: Optional[dict], in_channels: int, out_channels: int,
+                      stride: int) -> nn.Module:
+        """The block's 3x3 convolution, or the ``mixer`` module that replaces it."""
+        if mixer is None:
+            return build_conv_layer(self.conv_cfg, in_channels, out_channels, 3, stride=stride,
+                                    padding=1, bias=False)
+        return MODELS.build(dict(mixer, in_channels=in_channels, out_channels=out_channels,
+                                 stride=stride))
+
     def _plugin_in_channels(self, position: str) -> int:
         raise NotImplementedError
 
