@@ -1,13 +1,14 @@
 """Training / checkpoint machinery: hooks, checkpoint compatibility checks, reference conversion.
 
-- :class:`~.hooks.NonFiniteLossHook`, :class:`~.hooks.CheckpointCompatibilityHook` (root ``HOOKS``);
+- :class:`~.hooks.NonFiniteLossHook`, :class:`~.hooks.CheckpointCompatibilityHook`,
+  :class:`~.hooks.ExactResumeHook` (root ``HOOKS``);
 - :mod:`.checkpoint_compat`: does a checkpoint fit a model (keys and shapes listed);
 - :mod:`.reference_emanet`: reference EMANet checkpoints -> this package's classifier.
 """
 from .checkpoint_compat import CheckpointMismatchError, check_state_dict_fits, report_pretrained_init
-from .hooks import CheckpointCompatibilityHook, NonFiniteLossError, NonFiniteLossHook
+from .hooks import CheckpointCompatibilityHook, ExactResumeHook, NonFiniteLossError, NonFiniteLossHook
 from .reference_emanet import ReferenceCheckpointError, convert_reference_emanet
 
-__all__ = ['CheckpointCompatibilityHook', 'CheckpointMismatchError', 'NonFiniteLossError',
+__all__ = ['CheckpointCompatibilityHook', 'CheckpointMismatchError', 'ExactResumeHook', 'NonFiniteLossError',
            'NonFiniteLossHook', 'ReferenceCheckpointError', 'check_state_dict_fits',
            'convert_reference_emanet', 'report_pretrained_init']

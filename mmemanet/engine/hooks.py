@@ -1,8 +1,11 @@
 """Runner hooks (registered in mmengine's root ``HOOKS``, so every codebase's scope finds them)."""
 import math
+import random
 from typing import Optional, Sequence
 
+import numpy as np
 import torch
+from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
@@ -75,3 +78,45 @@ class CheckpointCompatibilityHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         source = f'checkpoint {runner.cfg.get("load_from") or "(latest in " + str(runner.work_dir) + ")"}'
         check_state_dict_fits(model.state_dict(), model_state_of(checkpoint), source, self.ignore)
+
+
+def derived_seed(*entropy: int) -> int:
+    """A 32-bit seed that is a fixed function of ``entropy`` (``numpy.random.SeedSequence``)."""
+    return int(np.random.SeedSequence([int(e) for e in entropy]).generate_state(1)[0])
+
+
+@HOOKS.register_module()
+class ExactResumeHook(Hook):
+    """Make a run resumed with ``--resume`` reproduce the uninterrupted run exactly.
+
+    mmengine restores weights, optimizer, schedulers and the message hub but no random-number
+    state: a resumed run starts its data augmentation (numpy / python ``random``) and every random op
+    of the model (torch, e.g. mmdet's proposal samplers) from the seed again, so it diverges from
+    the run it continues. This hook makes the randomness a function of the position in training:
+
+    - ``before_train_epoch``: python ``random``, numpy and torch are seeded from (seed, epoch);
+    - ``before_train_iter``: torch is seeded from (seed, iteration).
+
+    An epoch-based run resumes at an epoch start, so it sees the same augmentations and the same
+    model randomness; an iteration-based run resumes mid-epoch and mmengine replays the data loader
+    up to the checkpoint's iteration, which repeats the same augmentations (the model does not use
+    numpy), and the model's torch randomness follows the iteration. Needs ``randomness.seed`` set
+    (as mmengine's ``deterministic=True`` does for the kernels) and data loaders without persistent
+    workers (``num_workers=0`` or ``persistent_workers=False``): persistent worker processes keep
+    their own random state, which no checkpoint holds. With ``diff_rank_seed=True`` the rank is
+    mixed in.
+    """
+    priority = 'VERY_HIGH'
+
+    def _seed(self, runner, *position: int) -> int:
+        rank = get_rank() if runner._randomness_cfg.get('diff_rank_seed', False) else 0
+        return derived_seed(runner.seed, rank, *position)
+
+    def before_train_epoch(self, runner) -> None:
+        seed = self._seed(runner, 0, runner.epoch)
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        torch.manual_seed(self._seed(runner, 1, runner.iter))
