@@ -451,10 +451,12 @@ KINDS = ('cifar', 'voc', 'coco')
 
 
 def write_small_datasets(out_dir: str, kinds: Sequence[str] = KINDS, seed: int = 0,
-                         sizes: Optional[Dict[str, Tuple[int, int]]] = None) -> List[dict]:
+                         sizes: Optional[Dict[str, Tuple[int, int]]] = None,
+                         det_size_range: Sequence[int] = (160, 224)) -> List[dict]:
     """Write the requested kinds under ``out_dir/{cifar10,VOCdevkit,coco}``; return summaries.
 
-    ``sizes`` maps a kind to its two image counts (see :data:`DEFAULT_SIZES`).
+    ``sizes`` maps a kind to its two image counts (see :data:`DEFAULT_SIZES`);
+    ``det_size_range`` bounds the width and height of the detection images.
     """
     unknown = [kind for kind in list(kinds) + list(sizes or {}) if kind not in KINDS]
     if unknown:
@@ -466,7 +468,7 @@ def write_small_datasets(out_dir: str, kinds: Sequence[str] = KINDS, seed: int =
         if kind == 'cifar':
             results.append(write_cifar10(osp.join(out_dir, 'cifar10'), n_a, n_b, seed))
         elif kind == 'voc':
-            results.append(write_voc(out_dir, n_a, n_b, seed))
+            results.append(write_voc(out_dir, n_a, n_b, seed, det_size_range))
         else:
-            results.append(write_coco(osp.join(out_dir, 'coco'), n_a, n_b, seed))
+            results.append(write_coco(osp.join(out_dir, 'coco'), n_a, n_b, seed, det_size_range))
     return results
