@@ -1,0 +1,328 @@
+"""Throughput and peak-memory benchmark of models, measured side by side in one run.
+
+What is measured, per model (a preset of :mod:`mmemanet.analysis.presets` or a config file):
+
+- ``inference``: ``model.eval()`` forward under ``torch.inference_mode``;
+  ``train``: ``model.train()`` forward + cross-entropy (a classifier; the mean of the outputs for a
+  bare backbone) + backward + ``SGD(momentum=0.9, weight_decay=5e-4)`` step.
+- Throughput: after ``warmup`` steps, ``repeats`` rounds; in every round each model runs ``iters`` steps
+  and is timed (``torch.cuda.synchronize`` around the timer on CUDA). The models take turns within a
+  round (round robin, the order rotated every round), so a slow drift of the machine hits all of them
+  alike. Reported: the median images/s over the rounds and, for each model, its ratio to the baseline
+  computed PER ROUND (paired) -- median and min..max of those ratios, the spread to quote on a noisy
+  machine.
+- Peak memory, each model in a fresh subprocess (so models and allocator caches do not mix):
+  CUDA: ``torch.cuda.max_memory_allocated()`` over building the model and ``warmup + iters`` steps
+  (tensors only: weights, gradients, optimizer state, activations, workspaces);
+  CPU: the peak resident set size of the process (``VmHWM``, the kernel's high-water mark) minus the
+  resident size before the model was built -- the same items plus allocator overhead and oneDNN caches.
+  CPU figures are coarse (allocator rounding, caching); compare them between models of one run.
+- ``amp``: ``torch.autocast`` with float16 on CUDA (plus a ``GradScaler`` in training) and bfloat16 on CPU.
+"""
+import os
+import platform
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+
+MODES = ('inference', 'train')
+PRECISIONS = ('fp32', 'amp')
+DEVICES = ('cpu', 'cuda')
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """One benchmark table: every model runs with these settings."""
+    mode: str = 'inference'
+    precision: str = 'fp32'
+    device: str = 'cpu'
+    batch_size: int = 32
+    input_size: Optional[Tuple[int, int]] = None  # None: each preset's own (CIFAR 32, ImageNet 224)
+    channels_last: bool = False
+    compile: bool = False
+    warmup: int = 2
+    repeats: int = 5
+    iters: int = 1
+
+    def __post_init__(self):
+        for name, value, valid in (('mode', self.mode, MODES), ('precision', self.precision, PRECISIONS),
+                                   ('device', self.device, DEVICES)):
+            if value not in valid:
+                raise ValueError(f'{name}={value!r}; valid values are {list(valid)}')
+        for name in ('batch_size', 'repeats', 'iters'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'{name}={getattr(self, name)} must be >= 1')
+        if self.warmup < 0:
+            raise ValueError(f'warmup={self.warmup} must be >= 0')
+        if self.device == 'cuda' and not torch.cuda.is_available():
+            raise ValueError('device=cuda but torch.cuda.is_available() is False; use device=cpu')
+
+
+@dataclass
+class ModelResult:
+    """One model's figures in one table."""
+    name: str
+    input_shape: List[int]
+    params: int
+    seconds: List[float]                       # per round, for ``iters`` steps
+    images_per_s: float = 0.0                  # median over the rounds
+    ratio: Optional[float] = None              # median paired ratio to the baseline (throughput)
+    ratio_min: Optional[float] = None
+    ratio_max: Optional[float] = None
+    peak_memory_mib: Optional[float] = None
+    memory_kind: str = ''
+    last_loss: Optional[float] = None          # training only
+
+
+@dataclass
+class BenchTable:
+    settings: BenchSettings
+    baseline: str
+    results: List[ModelResult] = field(default_factory=list)
+    load_before: Tuple[float, float, float] = (0.0, 0.0, 0.0)
+    load_after: Tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+def build_model(target: str) -> Tuple[torch.nn.Module, Tuple[int, int, int], bool]:
+    """``(model, (C, H, W) default input, is_classifier)`` for a preset name or a config file.
+
+    Presets build their mmpretrain ``ImageClassifier`` (backbone + GAP + linear head); a config file
+    builds ``cfg.model`` (an mmpretrain classifier) or, for an mmdet config, the detector's backbone.
+    """
+    import mmemanet  # noqa: F401  (registers the models)
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, init_default_scope
+
+    from .presets import PRESETS
+    if target in PRESETS:
+        preset = PRESETS[target]
+        init_default_scope('mmpretrain')
+        return MODELS.build(preset.model_cfg()), tuple(preset.input_shape[1:]), True
+    if not target.endswith('.py'):
+        raise ValueError(f'{target!r} is neither a config file (.py) nor a preset; presets: {", ".join(PRESETS)}')
+    if not os.path.isfile(target):
+        raise ValueError(f'config file {target!r} does not exist')
+    cfg = Config.fromfile(target)
+    init_default_scope(cfg.get('default_scope', 'mmengine'))
+    model = MODELS.build(cfg.model)
+    if cfg.get('default_scope') == 'mmdet':
+        return model.backbone, (3, 224, 224), False
+    return model, (3, 224, 224), True
+
+
+def _autocast(settings: BenchSettings):
+    if settings.precision == 'fp32':
+        return nullcontext()
+    dtype = torch.float16 if settings.device == 'cuda' else torch.bfloat16
+    return torch.autocast(settings.device, dtype=dtype)
+
+
+def _sync(settings: BenchSettings) -> None:
+    if settings.device == 'cuda':
+        torch.cuda.synchronize()
+
+
+class ModelUnderTest:
+    """A built model, its input batch and the step function for ``settings``."""
+
+    def __init__(self, target: str, settings: BenchSettings, seed: int = 0):
+        torch.manual_seed(seed)
+        model, chw, is_classifier = build_model(target)
+        if settings.input_size is not None:
+            chw = (chw[0], *settings.input_size)
+        fmt = torch.channels_last if settings.channels_last else torch.contiguous_format
+        self.name = target
+        self.input_shape = [settings.batch_size, *chw]
+        self.params = sum(p.numel() for p in model.parameters())
+        self.model = model.to(settings.device, memory_format=fmt)
+        self.inputs = torch.randn(self.input_shape, device=settings.device).contiguous(memory_format=fmt)
+        self.is_classifier = is_classifier
+        self.settings = settings
+        self.forward = torch.compile(self.model) if settings.compile else self.model
+        self.last_loss = None  # training: the loss of the latest step (a NaN would make timings meaningless)
+        self.step = self._train_step() if settings.mode == 'train' else self._inference_step()
+
+    def _outputs(self):
+        if self.is_classifier:
+            return self.forward(self.inputs, mode='tensor')  # logits [B, num_classes]
+        return self.forward(self.inputs)
+
+    def _inference_step(self) -> Callable[[], None]:
+        self.model.eval()
+
+        def step():
+            with torch.inference_mode(), _autocast(self.settings):
+                self._outputs()
+        return step
+
+    def _train_step(self) -> Callable[[], None]:
+        self.model.train()
+        settings = self.settings
+        optimizer = torch.optim.SGD(self.model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
+        scaler = torch.amp.GradScaler('cuda') if settings.precision == 'amp' and settings.device == 'cuda' else None
+        labels = None
+        if self.is_classifier:
+            num_classes = self.model.head.num_classes
+            labels = torch.randint(num_classes, (settings.batch_size, ), device=settings.device)
+
+        def step():
+            with _autocast(settings):
+                out = self._outputs()
+                if labels is not None:
+                    loss = F.cross_entropy(out.float(), labels)
+                else:
+                    loss = sum(o.float().mean() for o in out)
+            optimizer.zero_grad(set_to_none=True)
+            self.last_loss = loss.detach()
+            if scaler is None:
+                loss.backward()
+                optimizer.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+        return step
+
+    def timed(self, iters: int) -> float:
+        _sync(self.settings)
+        start = time.perf_counter()
+        for _ in range(iters):
+            self.step()
+        _sync(self.settings)
+        return time.perf_counter() - start
+
+
+def _resident_bytes(key: str) -> int:
+    """``VmRSS`` (current) or ``VmHWM`` (peak) of this process in bytes, from /proc/self/status."""
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f'{key} not found in /proc/self/status')
+
+
+def measure_peak_memory(target: str, settings: BenchSettings, threads: Optional[int] = None) -> Tuple[float, str]:
+    """Peak memory (MiB) of building ``target`` and running ``warmup + iters`` steps; meant for a fresh process.
+
+    Returns ``(MiB, kind)``; see the module docstring for what each kind measures.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    if settings.device == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        kind = 'cuda max_memory_allocated'
+    else:
+        base = _resident_bytes('VmRSS')
+        kind = 'cpu peak RSS delta'
+    model = ModelUnderTest(target, settings)
+    for _ in range(settings.warmup + settings.iters):
+        model.step()
+    _sync(settings)
+    peak = torch.cuda.max_memory_allocated() - base if settings.device == 'cuda' else _resident_bytes('VmHWM') - base
+    return peak / 2**20, kind
+
+
+def _memory_in_subprocesses(targets: Sequence[str], settings: BenchSettings,
+                            threads: Optional[int]) -> Dict[str, Tuple[float, str]]:
+    peaks = {}
+    for target in targets:  # one fresh process per model, one at a time
+        with ProcessPoolExecutor(1, mp_context=get_context('spawn')) as pool:
+            peaks[target] = pool.submit(measure_peak_memory, target, settings, threads).result()
+    return peaks
+
+
+def _paired_ratios(model: List[float], baseline: List[float]) -> List[float]:
+    """Throughput ratio model / baseline in each round (time of baseline / time of model)."""
+    return [b / m for m, b in zip(model, baseline)]
+
+
+def run_table(targets: Sequence[str], settings: BenchSettings, baseline: Optional[str] = None,
+              memory: bool = True, threads: Optional[int] = None,
+              log: Callable[[str], None] = print) -> BenchTable:
+    """Benchmark ``targets`` side by side (round robin) with ``settings``; ``baseline`` defaults to the first."""
+    targets = list(dict.fromkeys(targets))
+    baseline = baseline or targets[0]
+    if baseline not in targets:
+        raise ValueError(f'baseline {baseline!r} is not one of the measured models {targets}')
+    table = BenchTable(settings, baseline, load_before=os.getloadavg())
+    models = []
+    for target in targets:
+        log(f'building {target}')
+        models.append(ModelUnderTest(target, settings))
+    log(f'warm-up: {settings.warmup} step(s) each')
+    for _ in range(settings.warmup):
+        for m in models:
+            m.step()
+    seconds = {m.name: [] for m in models}
+    for r in range(settings.repeats):
+        shift = r % len(models)
+        for m in models[shift:] + models[:shift]:
+            seconds[m.name].append(m.timed(settings.iters))
+        log(f'round {r + 1}/{settings.repeats}: ' +
+            ', '.join(f'{name} {s[-1]:.2f}s' for name, s in seconds.items()))
+    table.load_after = os.getloadavg()
+    peaks = _memory_in_subprocesses(targets, settings, threads) if memory else {}
+    for m in models:
+        secs = seconds[m.name]
+        ratios = _paired_ratios(secs, seconds[baseline])
+        mem, kind = peaks.get(m.name, (None, ''))
+        table.results.append(ModelResult(
+            m.name, m.input_shape, m.params, secs,
+            images_per_s=settings.batch_size * settings.iters / statistics.median(secs),
+            ratio=statistics.median(ratios), ratio_min=min(ratios), ratio_max=max(ratios),
+            peak_memory_mib=mem, memory_kind=kind,
+            last_loss=None if m.last_loss is None else float(m.last_loss)))
+        if m.last_loss is not None and not torch.isfinite(m.last_loss):
+            log(f'WARNING: {m.name} reached a non-finite loss; its timings are not representative')
+    return table
+
+
+def hardware_info() -> Dict[str, object]:
+    """CPU model, cores, torch threads, GPU, versions, load average."""
+    cpu = platform.processor() or platform.machine()
+    if os.path.exists('/proc/cpuinfo'):
+        with open('/proc/cpuinfo') as f:
+            names = [line.split(':', 1)[1].strip() for line in f if line.startswith('model name')]
+        cpu = names[0] if names else cpu
+    info = dict(cpu=cpu, logical_cores=os.cpu_count(),
+                usable_cores=len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else None,
+                torch_threads=torch.get_num_threads(), cpu_capability=torch.backends.cpu.get_cpu_capability(),
+                torch=torch.__version__, python=platform.python_version(), gpu=None)
+    if torch.cuda.is_available():
+        info.update(gpu=torch.cuda.get_device_name(), cuda=torch.version.cuda,
+                    cudnn=torch.backends.cudnn.version())
+    return info
+
+
+def format_table(table: BenchTable) -> str:
+    """The table as text, one line per model, ratios to the baseline with their spread over the rounds."""
+    s = table.settings
+    head = (f'mode={s.mode} precision={s.precision} device={s.device} batch={s.batch_size} '
+            f'channels_last={s.channels_last} compile={s.compile} warmup={s.warmup} repeats={s.repeats} '
+            f'iters={s.iters}; baseline={table.baseline}; load average before '
+            f'{table.load_before[0]:.2f}, after {table.load_after[0]:.2f}')
+    name_w = max(len(r.name) for r in table.results) + 2
+    cols = f'{"model":{name_w}s} {"input":>12s} {"params":>12s} {"img/s":>9s} {"ratio":>7s} {"min..max":>13s} ' \
+           f'{"peak MiB":>9s}'
+    lines = [head, cols, '-' * len(cols)]
+    for r in table.results:
+        mem = f'{r.peak_memory_mib:9.0f}' if r.peak_memory_mib is not None else f'{"-":>9s}'
+        lines.append(f'{r.name:{name_w}s} {"x".join(map(str, r.input_shape[1:])):>12s} {r.params:>12,d} '
+                     f'{r.images_per_s:9.2f} {r.ratio:7.3f} {f"{r.ratio_min:.2f}..{r.ratio_max:.2f}":>13s} {mem}')
+    kinds = sorted({r.memory_kind for r in table.results if r.memory_kind})
+    if kinds:
+        lines.append('peak memory: ' + ', '.join(kinds))
+    return '\n'.join(lines)
+
+
+def table_to_dict(table: BenchTable) -> dict:
+    return asdict(table)
+
