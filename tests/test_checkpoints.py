@@ -276,11 +276,16 @@ def test_convert_reference_checkpoint_same_logits(reference_model, reference_ckp
     assert expected.std() > 0.1  # not a degenerate network
 
 
+def run_converter(src: str, dst: str) -> subprocess.CompletedProcess:
+    """``tools/model_converters/emanet_reference2mmpretrain.py SRC DST`` in a subprocess."""
+    return subprocess.run([sys.executable, CONVERTER, src, dst], capture_output=True, text=True, cwd=REPO,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'))
+
+
 def test_converter_cli(reference_ckpt, tmp_path):
     """The command-line converter on a reference-layout checkpoint; its output loads weights-only."""
     out = tmp_path / 'emanet50_cifar10.pth'
-    proc = subprocess.run([sys.executable, CONVERTER, str(reference_ckpt), str(out)], capture_output=True,
-                          text=True, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    proc = run_converter(str(reference_ckpt), str(out))
     assert proc.returncode == 0, proc.stderr
     assert 'converted 2096 reference tensors into' in proc.stdout
     ckpt = torch.load(out, weights_only=True)

@@ -76,7 +76,8 @@ class CheckpointCompatibilityHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        source = f'checkpoint {runner.cfg.get("load_from") or "(latest in " + str(runner.work_dir) + ")"}'
+        filename = runner.cfg.get('load_from') or getattr(runner, '_load_from', None)
+        source = f'checkpoint {filename or "(the latest in " + str(runner.work_dir) + ")"}'
         check_state_dict_fits(model.state_dict(), model_state_of(checkpoint), source, self.ignore)
 
 

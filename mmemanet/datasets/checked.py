@@ -1,0 +1,157 @@
+"""VOC and COCO datasets that check their files while loading and name the offending file.
+
+The stock mmdet datasets fail late or silently on broken input: a garbled VOC XML gives a bare
+``ParseError: mismatched tag: line 7`` or ``'NoneType' object has no attribute 'text'``, a COCO box
+outside its image is dropped or kept unclipped without a word, and a missing or truncated image
+surfaces only when the data loader reaches it (a truncated JPEG is even decoded silently with a
+grey bottom). :class:`CheckedVOCDataset` and :class:`CheckedCocoDataset` are drop-in
+replacements (``type='CheckedVOCDataset'`` / ``'CheckedCocoDataset'``, same arguments) that check,
+while the annotation list is built (before the first iteration):
+
+- every image file exists, is not empty and is complete (a JPEG ends with its EOI marker, a PNG with
+  its IEND chunk; only local files are checked for completeness);
+- VOC: the XML parses, ``size/width`` and ``size/height`` (when present) and each object's ``name``,
+  ``bndbox/{xmin,ymin,xmax,ymax}`` and ``difficult`` (when present) are there and numeric;
+- COCO: every ``bbox`` is four finite numbers with positive width and height inside its image
+  (1 pixel of tolerance). ``invalid_boxes='skip'`` drops such a box with a warning naming the file
+  instead of raising.
+
+Every error is a :class:`DatasetFileError` whose message starts with the offending file.
+"""
+import logging
+import math
+import os.path as osp
+import xml.etree.ElementTree as ET
+
+from mmdet.datasets import CocoDataset, VOCDataset
+from mmdet.registry import DATASETS
+from mmengine.fileio import exists, get_local_path
+from mmengine.logging import print_log
+
+BOX_TOLERANCE = 1.0  # pixels a COCO box may exceed its image by (rounding in real annotations)
+_TAIL = 1024
+
+
+class DatasetFileError(ValueError):
+    """A dataset file that is missing, incomplete or malformed; the message starts with its path."""
+
+
+def check_image_file(path: str, backend_args=None) -> None:
+    """Raise :class:`DatasetFileError` unless ``path`` exists and (when local) is a complete image."""
+    if not exists(path, backend_args=backend_args):
+        raise DatasetFileError(f'{path}: image file not found')
+    if backend_args is not None or not osp.isfile(path):
+        return
+    size = osp.getsize(path)
+    if size == 0:
+        raise DatasetFileError(f'{path}: image file is empty')
+    with open(path, 'rb') as f:
+        head = f.read(8)
+        f.seek(max(0, size - _TAIL))
+        tail = f.read()
+    if head[:2] == b'\xff\xd8' and b'\xff\xd9' not in tail:
+        raise DatasetFileError(f'{path}: truncated JPEG ({size:,} bytes, no end-of-image marker); '
+                               're-copy or re-encode the file, or remove it from the image list')
+    if head == b'\x89PNG\r\n\x1a\n' and b'IEND' not in tail:
+        raise DatasetFileError(f'{path}: truncated PNG ({size:,} bytes, no IEND chunk)')
+
+
+def _number(elem, field: str, xml_path: str, where: str) -> float:
+    node = elem.find(field)
+    if node is None or node.text is None or not node.text.strip():
+        raise DatasetFileError(f'{xml_path}: {where} has no <{field}> (a VOC annotation needs it)')
+    try:
+        value = float(node.text)
+    except ValueError:
+        raise DatasetFileError(f'{xml_path}: {where} <{field}> is {node.text.strip()!r}, not a number') from None
+    if not math.isfinite(value):
+        raise DatasetFileError(f'{xml_path}: {where} <{field}> is {node.text.strip()!r}, not a finite number')
+    return value
+
+
+def check_voc_xml(xml_path: str, backend_args=None) -> None:
+    """Raise :class:`DatasetFileError` naming ``xml_path`` and the field when it is not a valid
+    VOC annotation (see the module docstring for what is checked)."""
+    with get_local_path(xml_path, backend_args=backend_args) as local_path:
+        try:
+            root = ET.parse(local_path).getroot()
+        except ET.ParseError as e:
+            raise DatasetFileError(f'{xml_path}: not well-formed XML ({e})') from None
+    size = root.find('size')
+    if size is not None:
+        for field in ('width', 'height'):
+            if _number(size, field, xml_path, '<size>') <= 0:
+                raise DatasetFileError(f'{xml_path}: <size> <{field}> must be positive')
+    for i, obj in enumerate(root.findall('object')):
+        where = f'<object> #{i + 1}'
+        name = obj.find('name')
+        if name is None or not (name.text or '').strip():
+            raise DatasetFileError(f'{xml_path}: {where} has no <name> (the class name)')
+        where = f'<object> #{i + 1} ({name.text.strip()})'
+        if obj.find('difficult') is not None:
+            _number(obj, 'difficult', xml_path, where)
+        box = obj.find('bndbox')
+        if box is None:
+            raise DatasetFileError(f'{xml_path}: {where} has no <bndbox>')
+        x0, y0, x1, y1 = (_number(box, f, xml_path, f'{where} <bndbox>') for f in ('xmin', 'ymin', 'xmax', 'ymax'))
+        if x1 < x0 or y1 < y0:
+            raise DatasetFileError(f'{xml_path}: {where} <bndbox> ({x0:g}, {y0:g}, {x1:g}, {y1:g}) has '
+                                   'xmax < xmin or ymax < ymin')
+
+
+@DATASETS.register_module()
+class CheckedVOCDataset(VOCDataset):
+    """mmdet's :class:`VOCDataset` that checks each XML and image while loading (module docstring)."""
+
+    def parse_data_info(self, img_info: dict):
+        check_voc_xml(img_info['xml_path'], self.backend_args)
+        check_image_file(osp.join(self.sub_data_root, img_info['file_name']), self.backend_args)
+        return super().parse_data_info(img_info)
+
+
+@DATASETS.register_module()
+class CheckedCocoDataset(CocoDataset):
+    """mmdet's :class:`CocoDataset` that checks each image and box while loading (module docstring).
+
+    Args:
+        invalid_boxes (str): ``'error'`` (default) raises on a box outside its image or degenerate;
+            ``'skip'`` drops it with a warning naming the file.
+        **kwargs: as :class:`CocoDataset`.
+    """
+    INVALID_BOXES = ('error', 'skip')
+
+    def __init__(self, *args, invalid_boxes: str = 'error', **kwargs):
+        if invalid_boxes not in self.INVALID_BOXES:
+            raise ValueError(f'invalid_boxes={invalid_boxes!r}; valid values are {list(self.INVALID_BOXES)}')
+        self.invalid_boxes = invalid_boxes
+        super().__init__(*args, **kwargs)
+
+    def _box_problem(self, ann: dict, width: float, height: float):
+        bbox = ann.get('bbox')
+        if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not all(
+                isinstance(v, (int, float)) and math.isfinite(v) for v in bbox):
+            return f'bbox {bbox!r} is not four finite numbers [x, y, w, h]'
+        x, y, w, h = bbox
+        if w <= 0 or h <= 0:
+            return f'bbox {bbox} has a non-positive width or height'
+        t = BOX_TOLERANCE
+        if x < -t or y < -t or x + w > width + t or y + h > height + t:
+            return f'bbox {bbox} (x0, y0, x1, y1 = {x:g}, {y:g}, {x + w:g}, {y + h:g}) lies outside the ' \
+                   f'{width:g} x {height:g} image'
+        return None
+
+    def parse_data_info(self, raw_data_info: dict):
+        img_info = raw_data_info['raw_img_info']
+        img_path = osp.join(self.data_prefix['img'], img_info['file_name'])
+        check_image_file(img_path, self.backend_args)
+        kept = []
+        for ann in raw_data_info['raw_ann_info']:
+            problem = self._box_problem(ann, img_info['width'], img_info['height'])
+            if problem is None:
+                kept.append(ann)
+                continue
+            message = f"{img_path}: annotation id {ann.get('id')} in {self.ann_file}: {problem}"
+            if self.invalid_boxes == 'error':
+                raise DatasetFileError(message + "; fix it, or pass invalid_boxes='skip' to drop such boxes")
+            print_log(message + '; skipped', logger='current', level=logging.WARNING)
+        return super().parse_data_info(dict(raw_data_info, raw_ann_info=kept))
