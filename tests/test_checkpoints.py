@@ -282,8 +282,10 @@ def run_converter(src: str, dst: str) -> subprocess.CompletedProcess:
                           env=dict(os.environ, OMP_NUM_THREADS='1'))
 
 
-def test_converter_cli(reference_ckpt, tmp_path):
-    """The command-line converter on a reference-layout checkpoint; its output loads weights-only."""
+def test_converter_cli_then_tools_test(reference_model, reference_ckpt, tmp_path):
+    """``main.py -a emanet50 -e --resume ckpt.pth`` becomes converter + ``tools/test.py``: the scores
+    tools/test.py dumps for a small CIFAR-format test set are the reference model's."""
+    from mmemanet.datasets.synthetic import write_cifar10
     out = tmp_path / 'emanet50_cifar10.pth'
     proc = run_converter(str(reference_ckpt), str(out))
     assert proc.returncode == 0, proc.stderr
@@ -291,6 +293,26 @@ def test_converter_cli(reference_ckpt, tmp_path):
     ckpt = torch.load(out, weights_only=True)
     assert ckpt['meta']['reference_acc'] == 95.61 and ckpt['meta']['reference_epoch'] == 199
     assert set(ckpt['state_dict']) == set(build_classifier().state_dict())
+
+    write_cifar10(str(tmp_path / 'cifar'), num_train=5, num_test=6)
+    scores = tmp_path / 'scores.pkl'
+    test = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'test.py'), CIFAR_CONFIG, str(out), '--work-dir',
+         str(tmp_path / 'work'), '--out', str(scores), '--cfg-options', 'test_dataloader.dataset.type=LocalCIFAR10',
+         f'test_dataloader.dataset.data_root={tmp_path / "cifar"}', 'test_dataloader.num_workers=0',
+         'test_dataloader.persistent_workers=False', 'test_dataloader.batch_size=6'],
+        capture_output=True, text=True, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert test.returncode == 0, test.stdout[-3000:] + test.stderr[-3000:]
+    assert 'accuracy/top1' in test.stdout
+    import pickle
+    dumped = torch.stack([r['pred_score'] for r in pickle.load(open(scores, 'rb'))])
+    batch = pickle.load(open(tmp_path / 'cifar' / 'cifar-10-batches-py' / 'test_batch', 'rb'), encoding='latin1')
+    images = torch.from_numpy(batch['data']).float().view(-1, 3, 32, 32)
+    mean = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1) * 255  # the reference's Normalize
+    std = torch.tensor([0.2023, 0.1994, 0.2010]).view(1, 3, 1, 1) * 255
+    with torch.no_grad():
+        expected = reference_model.float()((images - mean) / std).softmax(dim=1)
+    torch.testing.assert_close(dumped, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_converter_refuses_missing_and_extra_keys(reference_model):

@@ -42,6 +42,8 @@ def main(argv=None):
     args = parse_args(build_parser(), argv)
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
+    # a checkpoint of another architecture stops with its mismatching keys and shapes listed
+    cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='CheckpointCompatibilityHook')]
     cfg.resume = False
     if args.out is not None:
         add_dump_metric(cfg, args.out)
