@@ -337,3 +337,60 @@ def test_converter_refuses_other_shapes(reference_model):
     state['fc.bias'] = torch.zeros(100)
     with pytest.raises(ReferenceCheckpointError, match=r'fc.weight: checkpoint \[100, 2048\], model \[10, 2048\]'):
         convert_reference_emanet(state, target)
+
+
+# ---------------------------------------------------------------------------- classifier -> detector
+def _build(config, **backbone):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    cfg = Config.fromfile(osp.join(REPO, 'configs', config))
+    init_default_scope(cfg.default_scope)
+    registry = __import__(f'{cfg.default_scope}.registry', fromlist=['MODELS']).MODELS
+    cfg.model.backbone.update(backbone)
+    return registry.build(cfg.model)
+
+
+def _init_logging(model):
+    """``model.init_weights()``; returns the messages logged to mmengine's current logger."""
+    import logging
+    from mmengine.logging import MMLogger
+    records = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        model.init_weights()
+    finally:
+        logger.removeHandler(handler)
+    return [r.getMessage() for r in records]
+
+
+def test_classifier_checkpoint_initialises_detector_backbone(tmp_path):
+    """The documented path: a classification checkpoint of this package initialises a detector's
+    backbone through ``init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint=...)``, and one
+    log line says what was loaded and what was missing / unexpected / of another shape."""
+    classifier = _build('emanet50_imagenet.py')
+    state = classifier.state_dict()
+    ckpt = tmp_path / 'emanet50_imagenet.pth'
+    torch.save({'meta': {'epoch': 100}, 'state_dict': state}, ckpt)
+    init_cfg = dict(type='Pretrained', prefix='backbone.', checkpoint=str(ckpt))
+    detector = _build('faster_rcnn_emanet50_voc.py', init_cfg=init_cfg)
+    logged = _init_logging(detector)
+    backbone = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+    loaded = detector.backbone.state_dict()
+    assert loaded.keys() == backbone.keys() and all(torch.equal(loaded[k], backbone[k]) for k in loaded)
+    n = len(backbone)
+    line = (f'EMANet initialised from {ckpt} (prefix \'backbone.\'): {n}/{n} tensors loaded; missing keys (0): '
+            'none; unexpected keys (0): none; shape mismatches (0): none')
+    assert line in logged, logged
+
+    # a checkpoint that does not quite fit: the same line lists what did not load
+    del state['backbone.layer4.2.bn3.running_mean']
+    state['backbone.layer5.0.conv1.weight'] = torch.zeros(1)
+    state['backbone.conv1.weight'] = torch.zeros(64, 3, 3, 3)  # a CIFAR stem
+    torch.save({'meta': {}, 'state_dict': state}, ckpt)
+    logged = _init_logging(_build('faster_rcnn_emanet50_voc.py', init_cfg=init_cfg))
+    line = (f'{n - 2}/{n} tensors loaded; missing keys (1): layer4.2.bn3.running_mean; unexpected keys (1): '
+            'layer5.0.conv1.weight; shape mismatches (1): conv1.weight')
+    assert any(line in m for m in logged), logged
