@@ -4,7 +4,7 @@ Importing the package registers everything it provides (see :mod:`mmemanet.regis
 mmengine's checkpoint loading safe on torch >= 2.6 (see :mod:`mmemanet.checkpoint`).
 """
 from . import checkpoint
-from . import datasets, models  # noqa: F401  (registers datasets, layers and backbones)
+from . import datasets, engine, models  # noqa: F401  (registers datasets, hooks, layers and backbones)
 from .version import __version__
 
 checkpoint.install()

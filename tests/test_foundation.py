@@ -15,6 +15,7 @@ import mmemanet
 from mmemanet.checkpoint import CheckpointLoadError, load_from_local
 
 BACKBONES = ('AttnResNet', 'EMANet', 'EMCAResNet')
+HOOKS = ('NonFiniteLossHook', 'CheckpointCompatibilityHook', 'ExactResumeHook')
 LAYERS = ('MixtureAttention', 'PSAModule', 'SoftBAN', 'SEGate', 'ECAGate', 'SRMGate', 'FcaGate', 'EMCA')
 
 
@@ -47,6 +48,9 @@ def test_backbones_are_in_both_codebase_registries_and_layers_in_the_root():
         assert name in DET.module_dict and name in CLS.module_dict, name
     for name in LAYERS:
         assert ROOT.get(name) is not None, name
+    from mmengine.registry import HOOKS as ROOT_HOOKS
+    for name in HOOKS:
+        assert ROOT_HOOKS.get(name) is not None, name
 
 
 class TinyModel(BaseModel):
