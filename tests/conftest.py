@@ -5,7 +5,7 @@ from mmemanet.datasets.synthetic import write_small_datasets
 
 # image counts per kind: CIFAR (train, test), VOC (VOC2007 trainval + as many VOC2012, test),
 # COCO (train2017, val2017); small detection images keep the tool runs short
-SMALL_SIZES = {'cifar': (16, 10), 'voc': (4, 4), 'coco': (4, 4)}
+SMALL_SIZES = {'cifar': (8, 10), 'voc': (4, 4), 'coco': (4, 4)}
 
 
 @pytest.fixture(scope='session')

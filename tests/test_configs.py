@@ -46,8 +46,9 @@ def test_config_loads_and_builds(name):
     assert scope in ('mmdet', 'mmpretrain'), scope
     assert stock_bases(path) and all(b.startswith(f'{scope}::') for b in stock_bases(path))
     assert cfg.model.backbone.type in BACKBONES
-    if scope == 'mmdet':  # detectors never download: the backbone starts from scratch
-        assert cfg.model.backbone.init_cfg is None
+    if scope == 'mmdet':  # detectors never download: from scratch or from a local checkpoint
+        init_cfg = cfg.model.backbone.init_cfg
+        assert init_cfg is None or '://' not in init_cfg.checkpoint, init_cfg
     if name.endswith('_cifar10.py') and not name.startswith('demo'):
         # configs for the real CIFAR-10 keep mmpretrain's md5-checked CIFAR10
         assert cfg.train_dataloader.dataset.type == 'CIFAR10'

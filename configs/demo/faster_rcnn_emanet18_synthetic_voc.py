@@ -1,13 +1,19 @@
 # The main job's detector (tools/demo.py): Faster R-CNN + FPN with a small EMANet backbone on the
-# synthetic VOC0712 set of tools/make_small_datasets.py, trained from scratch for a few minutes on a
-# CPU. Same detector as ../faster_rcnn_emanet50_voc.py, made small: EMANet-18 (MA in place of each
-# BasicBlock's first 3x3 conv, published MA kernels / groups), 64-channel FPN and heads, 128-px
-# images; from scratch, so nothing is frozen and BatchNorm trains.
+# synthetic VOC0712 set of tools/make_small_datasets.py, trained for a few minutes on a CPU.
+# Same detector as ../faster_rcnn_emanet50_voc.py, made small: EMANet-18 (MA in place of each
+# BasicBlock's first 3x3 conv, published MA kernels / groups), 64-channel FPN and heads, 96-px
+# images. The backbone starts from the demo classifier (emanet18_synthetic_cifar10.py, whose three
+# stages match the first three here; the fourth starts from scratch): the documented
+# Pretrained + prefix='backbone.' path. Nothing is frozen and BatchNorm trains.
 _base_ = '../faster_rcnn_emanet50_voc.py'
 
 channels = 64
 model = dict(
-    backbone=dict(depth=18, frozen_stages=-1, norm_eval=False),
+    backbone=dict(
+        depth=18, frozen_stages=-1, norm_eval=False,
+        # tools/demo.py passes the checkpoint its classifier step wrote
+        init_cfg=dict(type='Pretrained', prefix='backbone.',
+                      checkpoint='work_dirs/demo/classifier/epoch_3.pth')),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=channels),
     rpn_head=dict(in_channels=channels, feat_channels=channels),
     roi_head=dict(
@@ -17,7 +23,7 @@ model = dict(
     test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=100)))
 
 data_root = 'data/small/VOCdevkit/'  # tools/make_small_datasets.py data/small
-scale = (128, 128)
+scale = (96, 96)
 max_epochs = 4
 train_pipeline = [dict(t, scale=scale) if t.type == 'Resize' else t for t in _base_.train_pipeline]
 # 'instances' (the ground truth) is what CocoMetric reads when it has no ann_file
