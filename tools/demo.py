@@ -61,16 +61,17 @@ def test_metrics(output):
     return {k: float(v) for k, v in METRIC.findall(line) if '/' in k}
 
 
-def train_and_test(config, work_dir, env):
-    """tools/train.py then tools/test.py on the last checkpoint; return the test metrics."""
+def train_and_test(config, work_dir, env, options=()):
+    """tools/train.py then tools/test.py on the last checkpoint; return (metrics, checkpoint)."""
     os.makedirs(work_dir, exist_ok=True)
-    run_tool(['tools/train.py', config, '--work-dir', work_dir, '--no-validate'],
+    options = ['--cfg-options', *options] if options else []
+    run_tool(['tools/train.py', config, '--work-dir', work_dir, '--no-validate', *options],
              osp.join(work_dir, 'train.log'), env)
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     output = run_tool(['tools/test.py', config, checkpoint, '--work-dir', work_dir],
                       osp.join(work_dir, 'test.log'), env)
-    return test_metrics(output)
+    return test_metrics(output), checkpoint
 
 
 def parse_args(argv=None):
@@ -94,11 +95,15 @@ def main(argv=None):
     times['datasets'] = time.time() - start
 
     start = time.time()
-    metrics.update(train_and_test(CLASSIFIER, osp.join(work_dir, 'classifier'), env))
+    found, classifier = train_and_test(CLASSIFIER, osp.join(work_dir, 'classifier'), env)
+    metrics.update(found)
     times['classifier'] = time.time() - start
 
     start = time.time()
-    metrics.update(train_and_test(DETECTOR, osp.join(work_dir, 'detector'), env))
+    # the detector's backbone starts from the classifier's (Pretrained, prefix='backbone.')
+    found, _ = train_and_test(DETECTOR, osp.join(work_dir, 'detector'), env,
+                              [f'model.backbone.init_cfg.checkpoint={classifier}'])
+    metrics.update(found)
     times['detector'] = time.time() - start
 
     print('\n==== mmemanet demo: results ====')

@@ -12,7 +12,7 @@ model = dict(
     backbone=dict(
         depth=18, frozen_stages=-1, norm_eval=False,
         # tools/demo.py passes the checkpoint its classifier step wrote
-        init_cfg=dict(type='Pretrained', prefix='backbone.',
+        init_cfg=dict(_delete_=True, type='Pretrained', prefix='backbone.',
                       checkpoint='work_dirs/demo/classifier/epoch_3.pth')),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=channels),
     rpn_head=dict(in_channels=channels, feat_channels=channels),
