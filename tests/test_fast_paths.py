@@ -1,0 +1,250 @@
+"""Fast paths compute exactly what the plain formulations compute: MA ``impl='fused'`` against the
+per-branch ``impl='reference'`` (outputs, every gradient, running statistics, state dicts, channels_last,
+autocast), EMANet with either, and EMCA's descriptors pooled once per tapped block. No timing here:
+speed is measured by ``tools/analysis/benchmark.py``."""
+import copy
+from unittest import mock
+
+import pytest
+import torch
+
+import mmemanet  # noqa: F401  (registers the models)
+from mmemanet.models.backbones import EMANet, EMCAResNet
+from mmemanet.models.layers import EMCA, MixtureAttention
+from mmemanet.models.layers.mixture_attention import memory_format_of
+
+# Relative tolerance in float32. A parameter gradient is a sum over every position; behind a training-mode
+# BatchNorm its terms nearly cancel (softban.bias, pw_conv.bias), so there the float32 result of EITHER
+# formulation is ~1e-4 away from the float64 one. Each gradient tensor is therefore allowed RTOL plus twice
+# the reference's own round-off (see assert_same_state); float64 runs hold every tensor to 1e-10.
+RTOL = 1e-5
+CL = torch.channels_last
+
+
+def assert_rel_close(actual, expected, rtol=RTOL, name='', atol=0.0):
+    """``||actual - expected|| <= rtol * ||expected|| + atol`` (relative error of the whole tensor)."""
+    assert actual.shape == expected.shape, name
+    actual, expected = actual.detach().double(), expected.detach().double()
+    err, scale = (actual - expected).norm(), expected.norm()
+    assert err <= rtol * scale + atol, f'{name}: relative error {float(err / scale):.3g} > {rtol}'
+
+
+def scramble_(module, seed=0):
+    """Random parameters and running statistics, so that no branch or channel block looks like another."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in module.state_dict().items():
+            if name.endswith('running_var'):
+                tensor.uniform_(0.5, 2.0, generator=gen)
+            elif tensor.is_floating_point():
+                tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.3)
+    return module
+
+
+def twin_modules(build, seed=0):
+    """(fused, reference) built by ``build(impl)``, the reference loaded strictly from the fused one's state dict."""
+    fused = scramble_(build('fused'), seed)
+    reference = build('reference')
+    reference.load_state_dict(fused.state_dict(), strict=True)
+    return fused, reference
+
+
+def run_both(fused, reference, x, training):
+    """Forward + backward of both with the same input and output gradient, and of a float64 copy of the
+    reference: the exact result that float32 round-off is judged against. Returns
+    ``((y_fused, y_reference), (input grad fused, input grad reference), float64 reference)``."""
+    exact = copy.deepcopy(reference).double()
+    grad = None
+    outs, in_grads = [], []
+    for module, inp in ((fused, x), (reference, x.contiguous()), (exact, x.double())):
+        module.train(training)
+        inp = inp.clone().requires_grad_()
+        y = module(inp)
+        if grad is None:
+            grad = torch.randn(y.shape, generator=torch.Generator().manual_seed(1))
+        y.backward(grad.to(y.dtype).contiguous(memory_format=memory_format_of(y)))
+        outs.append(y)
+        in_grads.append(inp.grad)
+    return tuple(outs[:2]), tuple(in_grads[:2]), exact
+
+
+def assert_same_state(fused, reference, exact, rtol=RTOL):
+    """Every buffer (running statistics to ``rtol``, batch counters exactly) and every parameter gradient
+    agree: all gradients together to ``rtol``, and each tensor to ``rtol`` plus twice the reference's own
+    round-off (its distance to the float64 result ``exact``)."""
+    grads_r = {name: p.grad for name, p in reference.named_parameters()}
+    grads_x = {name: p.grad for name, p in exact.named_parameters()}
+    for name, p in fused.named_parameters():
+        assert p.grad is not None, name
+        round_off = float((grads_r[name].double() - grads_x[name]).norm() / grads_r[name].double().norm())
+        assert_rel_close(p.grad, grads_r[name], rtol=rtol + 2 * round_off, name=f'grad {name}')
+    assert_rel_close(torch.cat([p.grad.flatten() for p in fused.parameters()]),
+                     torch.cat([grads_r[name].flatten() for name, _ in fused.named_parameters()]),
+                     rtol=rtol, name='all parameter gradients')
+    buffers_r = dict(reference.named_buffers())
+    for name, b in fused.named_buffers():
+        if b.is_floating_point():
+            assert_rel_close(b, buffers_r[name], rtol=rtol, name=name)
+        else:
+            assert torch.equal(b, buffers_r[name]), name
+
+
+@pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
+@pytest.mark.parametrize('in_channels,p,stride', [(64, 64, 1), (64, 64, 2), (128, 128, 1), (128, 64, 2),
+                                                  (64, 128, 1)])
+def test_fused_ma_equals_reference(in_channels, p, stride, training):
+    fused, reference = twin_modules(lambda impl: MixtureAttention(in_channels, p, stride=stride, impl=impl))
+    x = torch.randn(4, in_channels, 12, 12, generator=torch.Generator().manual_seed(2))
+    (yf, yr), (gf, gr), exact = run_both(fused, reference, x, training)
+    assert yf.shape == (4, p, 12 // stride, 12 // stride)
+    assert_rel_close(yf, yr, name='output')
+    assert_rel_close(gf, gr, name='input grad')
+    assert_same_state(fused, reference, exact)
+    if training:  # one batch counted once per fused norm, as by one BatchNorm per branch
+        assert int(fused.bn1.num_batches_tracked) == int(fused.softban.num_batches_tracked) == 1
+
+
+@pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
+@pytest.mark.parametrize('in_channels,p,stride', [(64, 64, 2), (128, 64, 1)])
+def test_fused_ma_equals_reference_in_float64(in_channels, p, stride, training):
+    """Same function: in float64 every output, gradient and statistic agrees to 1e-10."""
+    fused, reference = twin_modules(
+        lambda impl: MixtureAttention(in_channels, p, stride=stride, impl=impl).double())
+    x = torch.randn(3, in_channels, 10, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    (yf, yr), (gf, gr), exact = run_both(fused, reference, x, training)
+    assert_rel_close(yf, yr, rtol=1e-10, name='output')
+    assert_rel_close(gf, gr, rtol=1e-10, name='input grad')
+    assert_same_state(fused, reference, exact, rtol=1e-10)
+
+
+def test_fused_ma_equals_reference_with_other_branches():
+    """Non-default kernels / groups / mixer kernel / SE ratio (three branches)."""
+    def build(impl):
+        return MixtureAttention(48, 96, stride=2, kernels=(3, 5, 7), groups=(1, 2, 4), mixer_kernel=5,
+                                se_ratio=4, impl=impl)
+    fused, reference = twin_modules(build, seed=3)
+    (yf, yr), (gf, gr), exact = run_both(fused, reference, torch.randn(3, 48, 9, 9), training=True)
+    assert_rel_close(yf, yr, name='output')
+    assert_rel_close(gf, gr, name='input grad')
+    assert_same_state(fused, reference, exact)
+
+
+def test_running_statistics_equal_after_train_steps_then_eval():
+    fused, reference = twin_modules(lambda impl: MixtureAttention(64, impl=impl))
+    for seed in range(3):
+        fused.zero_grad()
+        reference.zero_grad()
+        x = torch.randn(4, 64, 8, 8, generator=torch.Generator().manual_seed(seed))
+        _, _, exact = run_both(fused, reference, x, training=True)
+    assert_same_state(fused, reference, exact)
+    assert int(fused.bn3.num_batches_tracked) == int(reference.bn3.num_batches_tracked) == 3
+    (yf, yr), _, _ = run_both(fused, reference, torch.randn(2, 64, 8, 8), training=False)
+    assert_rel_close(yf, yr, name='eval output after training')
+
+
+@pytest.mark.parametrize('src,dst', [('fused', 'reference'), ('reference', 'fused')])
+def test_state_dict_of_one_impl_loads_strictly_into_the_other(src, dst):
+    a = scramble_(MixtureAttention(64, 128, impl=src), seed=5).eval()
+    b = MixtureAttention(64, 128, impl=dst).eval()
+    b.load_state_dict(a.state_dict(), strict=True)
+    assert list(a.state_dict()) == list(b.state_dict())
+    x = torch.randn(2, 64, 8, 8)
+    with torch.no_grad():
+        assert_rel_close(b(x), a(x), name='output')
+
+
+@pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
+def test_channels_last_input_gives_equal_outputs_in_its_format(training):
+    fused, reference = twin_modules(lambda impl: MixtureAttention(64, stride=2, impl=impl))
+    x = torch.randn(3, 64, 10, 10).contiguous(memory_format=CL)
+    (yf, yr), (gf, gr), exact = run_both(fused, reference, x, training)
+    assert yf.is_contiguous(memory_format=CL)
+    assert_rel_close(yf, yr, name='output')
+    assert_rel_close(gf, gr, name='input grad')
+    assert_same_state(fused, reference, exact)
+
+
+def test_contiguous_input_gives_contiguous_output():
+    ma = MixtureAttention(64).eval()
+    with torch.no_grad():
+        assert ma(torch.randn(2, 64, 6, 6)).is_contiguous()
+
+
+def test_fused_ma_under_cpu_autocast_follows_fp32():
+    """AMP on CPU (bfloat16 autocast): runs forward and backward and stays near the fp32 result."""
+    fused, reference = twin_modules(lambda impl: MixtureAttention(64, impl=impl))
+    fused.train()
+    reference.train()
+    x = torch.randn(2, 64, 8, 8)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        y = fused(x)
+    y.float().sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in fused.parameters())
+    assert_rel_close(y.float(), reference(x), rtol=5e-2, name='bf16 output')
+
+
+def emanet_twins(dtype):
+    torch.manual_seed(0)
+    fused, reference = (EMANet(depth=50, stem='cifar', ma_impl=impl, out_indices=(0, 1, 2, 3)).to(dtype)
+                        for impl in ('fused', 'reference'))
+    fused.init_weights()
+    reference.load_state_dict(fused.state_dict(), strict=True)
+    return fused, reference
+
+
+def test_emanet_fused_equals_reference_in_training():
+    """Training mode, every stage output and every parameter gradient, in float64: with batch 2 at 16x16
+    the last stages normalise over 8 to 32 values per channel, which amplifies float32 round-off
+    through 16 blocks far beyond 1e-5 for BOTH formulations."""
+    fused, reference = emanet_twins(torch.float64)
+    x = torch.randn(2, 3, 16, 16, dtype=torch.float64)
+    outs_f, outs_r = fused(x), reference(x)
+    for i, (of, o_r) in enumerate(zip(outs_f, outs_r)):
+        assert_rel_close(of, o_r, rtol=1e-10, name=f'stage {i + 1} output')
+    sum(o.square().mean() for o in outs_f).backward()
+    sum(o.square().mean() for o in outs_r).backward()
+    grads_r = dict(reference.named_parameters())
+    for name, p in fused.named_parameters():
+        assert_rel_close(p.grad, grads_r[name].grad, rtol=1e-10, name=name)
+    for (name, b), b_r in zip(fused.named_buffers(), reference.buffers()):  # some running means are ~1e-16
+        assert_rel_close(b, b_r, rtol=1e-10, atol=1e-12, name=name)
+
+
+@pytest.mark.parametrize('channels_last', [False, True], ids=['nchw', 'channels_last'])
+def test_emanet_fused_equals_reference_in_eval(channels_last):
+    fused, reference = emanet_twins(torch.float32)
+    scramble_(fused)  # non-trivial running statistics
+    reference.load_state_dict(fused.state_dict(), strict=True)
+    fused.eval()
+    reference.eval()
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        outs_r = reference(x)
+        if channels_last:
+            fused = fused.to(memory_format=CL)
+            x = x.contiguous(memory_format=CL)
+        outs_f = fused(x)
+    for i, (of, o_r) in enumerate(zip(outs_f, outs_r)):
+        assert_rel_close(of, o_r, name=f'stage {i + 1} output')
+
+
+def count_squeezes(model, x):
+    """Number of EMCA.squeeze calls in one forward, and the number of EMCA gates."""
+    with mock.patch.object(EMCA, 'squeeze', autospec=True, side_effect=EMCA.squeeze) as squeeze:
+        model(x)
+    return squeeze.call_count, sum(isinstance(m, EMCA) for m in model.modules())
+
+
+@pytest.mark.parametrize('host', ['se', 'eca', 'srm'])
+@pytest.mark.parametrize('prev_stages,prev_blocks', [(1, 'all'), ('all', 'all'), (1, 1), (0, 0)])
+def test_emca_descriptors_are_pooled_once_per_tapped_block(host, prev_stages, prev_blocks):
+    """Each tapped block output is squeezed exactly once, however many gates use it; each gate squeezes
+    only its own input."""
+    model = EMCAResNet(depth=18, host=host, prev_stages=prev_stages, prev_blocks=prev_blocks).eval()
+    calls, gates = count_squeezes(model, torch.randn(2, 3, 64, 64))
+    assert gates == 4
+    tapped = {src for stage in range(4) for src in model.tap_sources(stage)}
+    assert calls == len(tapped) + gates
+    uses = sum(len(model.tap_sources(stage)) for stage in range(4))
+    if prev_stages == 'all':
+        assert uses > len(tapped)  # descriptors are shared, not recomputed
