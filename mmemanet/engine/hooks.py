@@ -37,7 +37,8 @@ class NonFiniteLossHook(Hook):
     priority = 'VERY_HIGH'
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs: Optional[dict] = None):
-        bad = {k: float(v) for k, v in (outputs or {}).items() if 'loss' in k and _non_finite(v)}
+        bad = {k: float(torch.as_tensor(v).detach()) for k, v in (outputs or {}).items()
+               if 'loss' in k and _non_finite(v)}
         if bad:
             raise NonFiniteLossError(
                 f'non-finite loss at iteration {runner.iter + 1} (epoch {runner.epoch + 1}, batch '
