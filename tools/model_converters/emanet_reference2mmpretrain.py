@@ -23,7 +23,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmemanet  # noqa: F401  (registers EMANet; safe checkpoint loading)
-from mmemanet.checkpoint import load_from_local
+from mmemanet.checkpoint import CheckpointLoadError, load_from_local
 from mmemanet.engine.reference_emanet import ReferenceCheckpointError, convert_reference_emanet
 
 DEFAULT_CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
@@ -61,12 +61,14 @@ def reference_state(checkpoint, src: str):
 
 def main(argv=None):
     args = parse_args(argv)
-    checkpoint = load_from_local(args.src, map_location='cpu')
-    state = reference_state(checkpoint, args.src)
-    try:
+    try:  # a one-line reason instead of a traceback: missing, truncated, refused or not fitting
+        checkpoint = load_from_local(args.src, map_location='cpu')
+        state = reference_state(checkpoint, args.src)
         converted = convert_reference_emanet(state, target_state_dict(args.config))
+    except (FileNotFoundError, CheckpointLoadError) as e:
+        sys.exit(f'error: {e}')
     except ReferenceCheckpointError as e:
-        sys.exit(f'{args.src}: {e}')
+        sys.exit(f'error: {args.src}: {e}')
     meta = dict(converted_from=osp.abspath(args.src), config=osp.abspath(args.config))
     for key in ('acc', 'epoch'):
         value = checkpoint.get(key) if 'net' in checkpoint else None
