@@ -23,7 +23,7 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DATA = 'data/small'
-DATASET_ARGS = ['--kinds', 'cifar', 'voc', '--cifar', '2000', '500', '--voc', '60', '40',
+DATASET_ARGS = ['--kinds', 'cifar', 'voc', '--cifar', '1280', '500', '--voc', '60', '40',
                 '--det-size', '96', '128']
 CLASSIFIER = 'configs/demo/emanet18_synthetic_cifar10.py'
 DETECTOR = 'configs/demo/faster_rcnn_emanet18_synthetic_voc.py'

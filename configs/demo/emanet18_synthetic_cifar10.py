@@ -11,7 +11,7 @@ model = dict(
     head=dict(in_channels=256))
 
 data_root = 'data/small/cifar10'  # tools/make_small_datasets.py data/small
-max_epochs = 4
+max_epochs = 2
 train_dataloader = dict(
     batch_size=32, num_workers=0, persistent_workers=False,
     dataset=dict(type='LocalCIFAR10', data_root=data_root))

@@ -13,7 +13,7 @@ model = dict(
         depth=18, frozen_stages=-1, norm_eval=False,
         # tools/demo.py passes the checkpoint its classifier step wrote
         init_cfg=dict(_delete_=True, type='Pretrained', prefix='backbone.',
-                      checkpoint='work_dirs/demo/classifier/epoch_3.pth')),
+                      checkpoint='work_dirs/demo/classifier/epoch_2.pth')),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=channels),
     rpn_head=dict(in_channels=channels, feat_channels=channels),
     roi_head=dict(
@@ -24,7 +24,7 @@ model = dict(
 
 data_root = 'data/small/VOCdevkit/'  # tools/make_small_datasets.py data/small
 scale = (96, 96)
-max_epochs = 4
+max_epochs = 2
 train_pipeline = [dict(t, scale=scale) if t.type == 'Resize' else t for t in _base_.train_pipeline]
 # 'instances' (the ground truth) is what CocoMetric reads when it has no ann_file
 test_pipeline = [
@@ -44,11 +44,7 @@ test_dataloader = val_dataloader
 test_evaluator = [_base_.test_evaluator, dict(type='CocoMetric', ann_file=None, metric='bbox')]
 
 optim_wrapper = dict(optimizer=dict(lr=0.02))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs, milestones=[max_epochs - 1],
-         gamma=0.1),
-]
+param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20)]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 auto_scale_lr = dict(base_batch_size=4)
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
