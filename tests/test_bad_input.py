@@ -6,7 +6,6 @@ truncated or malicious checkpoint files, and a loss that turns NaN during traini
 import json
 import os
 import os.path as osp
-import pickle
 import re
 import xml.etree.ElementTree as ET
 
@@ -71,8 +70,10 @@ def _break_xml(path, edit):
 
 
 @pytest.mark.parametrize('edit,message', [
-    (lambda r: r.find('object/bndbox').remove(r.find('object/bndbox/xmin')), r'<object> #1 \(\w+\) <bndbox> has no <xmin>'),
-    (lambda r: setattr(r.find('object/bndbox/ymax'), 'text', '12O'), r"<object> #1 \(\w+\) <bndbox> <ymax> is '12O', not a number"),
+    (lambda r: r.find('object/bndbox').remove(r.find('object/bndbox/xmin')),
+     r'<object> #1 \(\w+\) <bndbox> has no <xmin>'),
+    (lambda r: setattr(r.find('object/bndbox/ymax'), 'text', '12O'),
+     r"<object> #1 \(\w+\) <bndbox> <ymax> is '12O', not a number"),
     (lambda r: r.find('object').remove(r.find('object/name')), r'<object> #1 has no <name>'),
     (lambda r: setattr(r.find('size/width'), 'text', 'wide'), r"<size> <width> is 'wide', not a number"),
 ])
@@ -119,7 +120,8 @@ def coco_root(tmp_path):
 
 def coco_dataset(root, **kwargs):
     from mmdet.registry import DATASETS
-    return DATASETS.build(dict(type='CheckedCocoDataset', data_root=root, ann_file='annotations/instances_train2017.json',
+    return DATASETS.build(dict(type='CheckedCocoDataset', data_root=root,
+                               ann_file='annotations/instances_train2017.json',
                                data_prefix=dict(img='train2017/'), pipeline=[], **kwargs))
 
 
@@ -215,7 +217,8 @@ def test_truncated_checkpoint_clear_error(tmp_path):
     data = ckpt.read_bytes()
     ckpt.write_bytes(data[:len(data) // 2])
     from mmengine.runner import load_checkpoint
-    with pytest.raises(CheckpointLoadError, match=re.escape(str(ckpt)) + r' \([\d,]+ bytes\) is truncated or corrupt') as err:
+    truncated = re.escape(str(ckpt)) + r' \([\d,]+ bytes\) is truncated or corrupt'
+    with pytest.raises(CheckpointLoadError, match=truncated) as err:
         load_checkpoint(tiny_classifier(dict(type='EMANet', depth=18)), str(ckpt))
     assert err.value.__cause__ is None and err.value.__suppress_context__  # no pickle traceback chained
     assert 'Traceback' not in str(err.value) and 'pickle' not in str(err.value).lower()

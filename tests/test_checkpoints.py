@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import mmemanet  # noqa: F401
-from mmemanet.checkpoint import CheckpointLoadError, load_from_local
+from mmemanet.checkpoint import load_from_local
 from mmemanet.engine.reference_emanet import ReferenceCheckpointError, convert_reference_emanet
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))

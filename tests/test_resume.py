@@ -186,8 +186,9 @@ def run_kill_resume(tmp_path, body, data, by_epoch, length, interval, kill_at):
     b = torch.load(osp.join(cut_dir, last), map_location='cpu')
     for key in ('state_dict', 'optimizer', 'param_schedulers'):
         assert_same_state(a[key], b[key], key)
-    scalars = [{k: v for k, v in ckpt['message_hub']['log_scalars'].items() if k.startswith('train/') and not k.endswith('time')}
-               for ckpt in (a, b)]  # training scalars but wall-clock timings (a checkpoint predates its validation)
+    # training scalars but wall-clock timings (a checkpoint predates its own validation)
+    scalars = [{k: v for k, v in c['message_hub']['log_scalars'].items()
+                if k.startswith('train/') and not k.endswith('time')} for c in (a, b)]
     assert_same_state(*scalars, 'log_scalars')
     assert (a['meta']['epoch'], a['meta']['iter']) == (b['meta']['epoch'], b['meta']['iter'])
     metrics_full, metrics_resumed = final_metrics(full_dir), final_metrics(cut_dir)
