@@ -1,4 +1,5 @@
-# Faster R-CNN + FPN 1x on COCO with an EMANet-50 backbone (ImageNet stem; no published COCO figure).
+# Faster R-CNN + FPN 1x on COCO with an EMANet-50 backbone (ImageNet stem; no published COCO
+# figure).
 _base_ = [
     'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
     './_base_/det_backbone.py',  # stock backbone settings, init_cfg=None (see there)

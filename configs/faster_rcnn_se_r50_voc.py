@@ -5,4 +5,7 @@ _base_ = [
 ]
 custom_imports = dict(imports=['mmemanet'], allow_failed_imports=False)
 
-model = dict(backbone=dict(_base_.det_backbone, type='AttnResNet', depth=50, attention=dict(type='SEGate', ratio=16)))
+model = dict(
+    backbone=dict(
+        _base_.det_backbone, type='AttnResNet', depth=50,
+        attention=dict(type='SEGate', ratio=16)))

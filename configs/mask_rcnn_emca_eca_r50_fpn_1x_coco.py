@@ -1,4 +1,5 @@
-# Mask R-CNN + FPN 1x on COCO with EMCA-ECA ResNet-50 (published Faster R-CNN AP 38.2, Mask R-CNN box 39.1 / mask 35.7, RetinaNet 37.3).
+# Mask R-CNN + FPN 1x on COCO with EMCA-ECA ResNet-50 (published Faster R-CNN AP 38.2, Mask R-CNN
+# box 39.1 / mask 35.7, RetinaNet 37.3).
 _base_ = [
     'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     './_base_/det_backbone.py',  # stock backbone settings, init_cfg=None (see there)

@@ -8,14 +8,15 @@ _base_ = [
     'mmpretrain::_base_/datasets/cifar10_bs16.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-# mmemanet.datasets registers LocalCIFAR10 (below).
-custom_imports = dict(imports=['mmemanet', 'mmemanet.datasets'], allow_failed_imports=False)
+# importing mmemanet also registers LocalCIFAR10 (below)
+custom_imports = dict(imports=['mmemanet'], allow_failed_imports=False)
 
 # Data: the stock type='CIFAR10' of the base reads data/cifar10/cifar-10-batches-py, checks the md5
 # sums of the official files and downloads them when missing or different. Any other data in the
 # same format (a subset, the synthetic set of tools/make_small_datasets.py) fails that check: use
-#   --cfg-options train_dataloader.dataset.type=LocalCIFAR10 val_dataloader.dataset.type=LocalCIFAR10
-#       test_dataloader.dataset.type=LocalCIFAR10 (+ .data_root=<folder holding cifar-10-batches-py>)
+#   --cfg-options train_dataloader.dataset.type=LocalCIFAR10
+#       val_dataloader.dataset.type=LocalCIFAR10 test_dataloader.dataset.type=LocalCIFAR10
+#       (+ <split>_dataloader.dataset.data_root=<folder holding cifar-10-batches-py>)
 # LocalCIFAR10 reads the same files the same way, without md5 check or download.
 
 model = dict(

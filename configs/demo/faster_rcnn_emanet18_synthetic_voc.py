@@ -47,4 +47,5 @@ optim_wrapper = dict(optimizer=dict(lr=0.02))
 param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20)]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 auto_scale_lr = dict(base_batch_size=4)
-default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=10),
+                     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
