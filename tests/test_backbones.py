@@ -26,10 +26,13 @@ CIFAR_MODELS = {
 
 
 def classifier(backbone: dict, num_classes: int, in_channels: int) -> nn.Module:
+    """An mmpretrain ImageClassifier, built in the mmpretrain scope whatever the current one is."""
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
-    return MODELS.build(dict(
-        type='ImageClassifier', backbone=backbone, neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=in_channels)))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(dict(
+            type='ImageClassifier', backbone=backbone, neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=in_channels)))
 
 
 @pytest.mark.parametrize('name', sorted(CIFAR_MODELS))
