@@ -10,7 +10,9 @@ What is measured, per model (a preset of :mod:`mmemanet.analysis.presets` or a c
   round (round robin, the order rotated every round), so a slow drift of the machine hits all of them
   alike. Reported: the median images/s over the rounds and, for each model, its ratio to the baseline
   computed PER ROUND (paired) -- median and min..max of those ratios, the spread to quote on a noisy
-  machine.
+  machine. Also the process CPU time of every timed round (all threads) and the median paired ratio of
+  it: on a machine shared with other jobs, the CPU-time ratio with ``threads=1`` is far less disturbed
+  than the wall-clock one (time slices lost to other processes are not counted).
 - Peak memory, each model in a fresh subprocess (so models and allocator caches do not mix):
   CUDA: ``torch.cuda.max_memory_allocated()`` over building the model and ``warmup + iters`` steps
   (tensors only: weights, gradients, optimizer state, activations, workspaces);
@@ -71,11 +73,13 @@ class ModelResult:
     name: str
     input_shape: List[int]
     params: int
-    seconds: List[float]                       # per round, for ``iters`` steps
+    seconds: List[float]                       # wall clock per round, for ``iters`` steps
+    cpu_seconds: List[float]                   # process CPU time (all threads) per round
     images_per_s: float = 0.0                  # median over the rounds
     ratio: Optional[float] = None              # median paired ratio to the baseline (throughput)
     ratio_min: Optional[float] = None
     ratio_max: Optional[float] = None
+    cpu_ratio: Optional[float] = None          # median paired ratio of CPU time (baseline / model)
     peak_memory_mib: Optional[float] = None
     memory_kind: str = ''
     last_loss: Optional[float] = None          # training only
@@ -190,13 +194,14 @@ class ModelUnderTest:
                 scaler.update()
         return step
 
-    def timed(self, iters: int) -> float:
+    def timed(self, iters: int) -> Tuple[float, float]:
+        """(wall-clock seconds, process CPU seconds) of ``iters`` steps."""
         _sync(self.settings)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         for _ in range(iters):
             self.step()
         _sync(self.settings)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - start_cpu
 
 
 def _resident_bytes(key: str) -> int:
@@ -262,10 +267,13 @@ def run_table(targets: Sequence[str], settings: BenchSettings, baseline: Optiona
         for m in models:
             m.step()
     seconds = {m.name: [] for m in models}
+    cpu_seconds = {m.name: [] for m in models}
     for r in range(settings.repeats):
         shift = r % len(models)
         for m in models[shift:] + models[:shift]:
-            seconds[m.name].append(m.timed(settings.iters))
+            wall, cpu = m.timed(settings.iters)
+            seconds[m.name].append(wall)
+            cpu_seconds[m.name].append(cpu)
         log(f'round {r + 1}/{settings.repeats}: ' +
             ', '.join(f'{name} {s[-1]:.2f}s' for name, s in seconds.items()))
     table.load_after = os.getloadavg()
@@ -275,9 +283,10 @@ def run_table(targets: Sequence[str], settings: BenchSettings, baseline: Optiona
         ratios = _paired_ratios(secs, seconds[baseline])
         mem, kind = peaks.get(m.name, (None, ''))
         table.results.append(ModelResult(
-            m.name, m.input_shape, m.params, secs,
+            m.name, m.input_shape, m.params, secs, cpu_seconds[m.name],
             images_per_s=settings.batch_size * settings.iters / statistics.median(secs),
             ratio=statistics.median(ratios), ratio_min=min(ratios), ratio_max=max(ratios),
+            cpu_ratio=statistics.median(_paired_ratios(cpu_seconds[m.name], cpu_seconds[baseline])),
             peak_memory_mib=mem, memory_kind=kind,
             last_loss=None if m.last_loss is None else float(m.last_loss)))
         if m.last_loss is not None and not torch.isfinite(m.last_loss):
@@ -311,12 +320,13 @@ def format_table(table: BenchTable) -> str:
             f'{table.load_before[0]:.2f}, after {table.load_after[0]:.2f}')
     name_w = max(len(r.name) for r in table.results) + 2
     cols = f'{"model":{name_w}s} {"input":>12s} {"params":>12s} {"img/s":>9s} {"ratio":>7s} {"min..max":>13s} ' \
-           f'{"peak MiB":>9s}'
+           f'{"cpu ratio":>9s} {"peak MiB":>9s}'
     lines = [head, cols, '-' * len(cols)]
     for r in table.results:
         mem = f'{r.peak_memory_mib:9.0f}' if r.peak_memory_mib is not None else f'{"-":>9s}'
         lines.append(f'{r.name:{name_w}s} {"x".join(map(str, r.input_shape[1:])):>12s} {r.params:>12,d} '
-                     f'{r.images_per_s:9.2f} {r.ratio:7.3f} {f"{r.ratio_min:.2f}..{r.ratio_max:.2f}":>13s} {mem}')
+                     f'{r.images_per_s:9.2f} {r.ratio:7.3f} {f"{r.ratio_min:.2f}..{r.ratio_max:.2f}":>13s} '
+                     f'{r.cpu_ratio:9.3f} {mem}')
     kinds = sorted({r.memory_kind for r in table.results if r.memory_kind})
     if kinds:
         lines.append('peak memory: ' + ', '.join(kinds))
