@@ -25,3 +25,4 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 auto_scale_lr = dict(base_batch_size=32)
 default_hooks = dict(logger=dict(interval=10),
                      checkpoint=dict(interval=max_epochs, save_best=None, max_keep_ckpts=1))
+randomness = dict(seed=0)  # the same run every time

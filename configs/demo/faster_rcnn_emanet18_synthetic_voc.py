@@ -49,3 +49,4 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 auto_scale_lr = dict(base_batch_size=4)
 default_hooks = dict(logger=dict(interval=10),
                      checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
+randomness = dict(seed=0)  # the same run every time
