@@ -20,6 +20,63 @@ def memory_format_of(x):
     return torch.channels_last if channels_last else torch.contiguous_format
 
 
+class _ToFormat(torch.autograd.Function):
+    """``x.contiguous(memory_format=fmt)`` whose gradient goes back in ``x``'s own format (plain autograd
+    would pass it on in ``fmt``, and on CPU elementwise ops on mixed formats are up to 10x slower)."""
+
+    @staticmethod
+    def forward(ctx, x, fmt):
+        ctx.fmt = memory_format_of(x)
+        return x.contiguous(memory_format=fmt)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.contiguous(memory_format=ctx.fmt), None
+
+
+def to_format(x, fmt):
+    """``x`` in memory format ``fmt`` (``x`` itself if it already is); its gradient keeps ``x``'s format."""
+    return x if x.is_contiguous(memory_format=fmt) else _ToFormat.apply(x, fmt)
+
+
+class _SharedInputConvs(torch.autograd.Function):
+    """``cat([conv2d(x, w_j, stride_j, padding_j, groups_j) for j], dim=1)``, no biases, evaluated on ONE copy of
+    ``x`` in memory format ``fmt``. Backward makes that copy again instead of autograd keeping it next to
+    ``x`` (which the block keeps anyway): one input-sized tensor less per MA in training. Under autocast
+    the convolutions run in the autocast dtype, as ``F.conv2d`` does; ``x``'s gradient has ``x``'s format.
+    """
+
+    @staticmethod
+    def forward(ctx, x, fmt, specs, *weights):
+        device = x.device.type
+        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
+        ctx.fmt, ctx.specs, ctx.dtype = fmt, specs, dtype
+        ctx.save_for_backward(x, *weights)
+        xc = x.to(dtype).contiguous(memory_format=fmt)
+        with torch.autocast(device, enabled=False):
+            return torch.cat([F.conv2d(xc, w.to(dtype), None, stride, padding, 1, groups)
+                              for w, (stride, padding, groups) in zip(weights, specs)], dim=1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, *weights = ctx.saved_tensors
+        xc = x.to(ctx.dtype).contiguous(memory_format=ctx.fmt)
+        grad = grad.to(ctx.dtype)
+        grad_x, grad_weights, start = None, [], 0
+        for j, (w, (stride, padding, groups)) in enumerate(zip(weights, ctx.specs)):
+            mask = (ctx.needs_input_grad[0], ctx.needs_input_grad[3 + j], False)
+            gx, gw, _ = torch.ops.aten.convolution_backward(
+                grad[:, start:start + w.shape[0]], xc, w.to(ctx.dtype), None, stride, padding, (1, 1), False,
+                (0, 0), groups, mask)
+            start += w.shape[0]
+            if gx is not None:
+                grad_x = gx if grad_x is None else grad_x + gx
+            grad_weights.append(None if gw is None else gw.to(w.dtype))
+        if grad_x is not None:
+            grad_x = grad_x.to(x.dtype).contiguous(memory_format=memory_format_of(x))
+        return (grad_x, None, None, *grad_weights)
+
+
 @MODELS.register_module()
 class MixtureAttention(BaseModule):
     """The MA (Mixture Attention) module of EMANet (Yang et al., "Multiscale Hybrid Convolutional Deep
@@ -98,18 +155,20 @@ class MixtureAttention(BaseModule):
         # On CPU, oneDNN's grouped / depthwise convolutions are 10-40x faster in channels_last (NHWC) than
         # in NCHW (backward most of all), while batch norm is faster AND sums more accurately in NCHW: the
         # convolutions run in channels_last, everything else in NCHW. Elsewhere the input's format is kept.
+        # Format changes come before the GELUs and send gradients back in the original format: gelu_backward,
+        # add, threshold_backward on mixed formats are up to 10x slower.
         on_cpu = x.device.type == 'cpu'
         conv_format = torch.channels_last if on_cpu else out_format
         norm_format = torch.contiguous_format if on_cpu else out_format
-        x = x.contiguous(memory_format=conv_format)
-        # (format changes come before the GELUs: gelu_backward on mixed formats is ~10x slower)
-        y = torch.cat([conv(x) for conv in reversed(self.branch_convs)], dim=1)  # output channel order
-        y = self.bn1(F.gelu(y.contiguous(memory_format=norm_format)))
-        mixed = self.dw_conv(y.contiguous(memory_format=conv_format))
-        y = y + self.bn2(F.gelu(mixed.contiguous(memory_format=norm_format)))
+        convs = self.branch_convs[::-1]  # output channel order
+        y = _SharedInputConvs.apply(x, conv_format, tuple((c.stride, c.padding, c.groups) for c in convs),
+                                    *(c.weight for c in convs))
+        y = self.bn1(F.gelu(to_format(y, norm_format)))
+        mixed = self.dw_conv(to_format(y, conv_format))
+        y = y + self.bn2(F.gelu(to_format(mixed, norm_format)))
         y = y + self.bn3(F.gelu(self.pw_conv(self.softban(y))))
         y = y * branch_weights(y, self.se, self.num_branches)
-        return y.contiguous(memory_format=out_format)
+        return to_format(y, out_format)
 
     def _forward_reference(self, x):
         n = self.num_branches
