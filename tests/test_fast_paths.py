@@ -170,6 +170,35 @@ def test_contiguous_input_gives_contiguous_output():
         assert ma(torch.randn(2, 64, 6, 6)).is_contiguous()
 
 
+def saved_for_backward_mib(module, x):
+    """MiB of the distinct storages autograd keeps for the backward of ``module(x)``."""
+    storages = {}
+
+    def pack(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        module(x)
+    return sum(storages.values()) / 2**20
+
+
+def test_fused_ma_keeps_no_more_for_backward_than_reference():
+    """As in the block (a ReLU keeps the MA input anyway), the fused path keeps no extra copy of it."""
+    fused, reference = twin_modules(lambda impl: MixtureAttention(64, impl=impl))
+    x = torch.randn(4, 64, 16, 16, requires_grad=True)
+    kept = {impl: saved_for_backward_mib(torch.nn.Sequential(torch.nn.ReLU(), m).train(), x)
+            for impl, m in (('fused', fused), ('reference', reference))}
+    assert kept['fused'] <= kept['reference'], kept
+
+
+def test_input_gradient_keeps_the_input_format():
+    ma = MixtureAttention(64).train()
+    for fmt in (torch.contiguous_format, CL):
+        x = torch.randn(2, 64, 6, 6).contiguous(memory_format=fmt).requires_grad_()
+        ma(x).sum().backward()
+        assert x.grad.is_contiguous(memory_format=fmt)
+
+
 def test_fused_ma_under_cpu_autocast_follows_fp32():
     """AMP on CPU (bfloat16 autocast): runs forward and backward and stays near the fp32 result."""
     fused, reference = twin_modules(lambda impl: MixtureAttention(64, impl=impl))
