@@ -116,9 +116,11 @@ class MixtureAttention(BaseModule):
         kernels, groups (tuple[int]): per-branch odd kernel size and group count, same length.
         mixer_kernel (int): odd kernel of the depthwise spatial mixing.
         se_ratio (int): reduction of the shared SE (``c -> c // se_ratio -> c``).
-        impl (str): ``'fused'`` (default): batched ops over all P channels (channels_last, autocast and
-            torch.compile friendly); ``'reference'``: the plain per-branch formulation on slices of the same
-            parameters, kept to test the fused path against. Same function, same state dict.
+        impl (str): ``'fused'`` (default): batched ops over all P channels, the four branch convs on one
+            shared input copy; on CPU its convolutions run in channels_last and its norms in NCHW (the fast
+            layout for each), the output has the input's memory format; autocast and torch.compile work.
+            ``'reference'``: the plain per-branch formulation on slices of the same parameters, kept to test
+            the fused path against. Same function, same state dict.
     """
     _abbr_ = 'ma'
     IMPLS = ('fused', 'reference')
