@@ -28,9 +28,10 @@ DATASET_ARGS = ['--kinds', 'cifar', 'voc', '--cifar', '1280', '500', '--voc', '6
 CLASSIFIER = 'configs/demo/emanet18_synthetic_cifar10.py'
 DETECTOR = 'configs/demo/faster_rcnn_emanet18_synthetic_voc.py'
 # Thresholds: far above chance (top-1 10 %, mAP ~0 untrained) and well below what measured runs
-# reached (top-1 46.2, VOC mAP 0.34, COCO bbox AP 0.094 / AP50 0.335 on 2 shared CPU cores).
+# reached on 2 shared CPU cores: seeded (the configs' seed 0) top-1 39.6, VOC mAP 0.468, COCO bbox
+# AP 0.165; an unseeded run top-1 46.2, VOC mAP 0.341, COCO bbox AP 0.094.
 THRESHOLDS = {
-    'accuracy/top1': 35.0,
+    'accuracy/top1': 30.0,
     'pascal_voc/mAP': 0.20,
     'coco/bbox_mAP': 0.04,
 }
