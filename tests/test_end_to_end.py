@@ -188,6 +188,13 @@ def test_work_dir_defaults_to_work_dirs_config_name():
     assert runner_setup.load_config(args).work_dir == './work_dirs/emanet50_cifar10'
 
 
+def test_training_always_stops_at_a_non_finite_loss():
+    cfg = Config(dict(custom_hooks=[dict(type='EMAHook')]))
+    train_tool.add_non_finite_loss_hook(cfg)
+    train_tool.add_non_finite_loss_hook(cfg)  # once only
+    assert [h['type'] for h in cfg.custom_hooks] == ['EMAHook', 'NonFiniteLossHook']
+
+
 def test_amp_refuses_an_unknown_optim_wrapper():
     cfg = Config(dict(optim_wrapper=dict(type='ApexOptimWrapper')))
     with pytest.raises(ValueError, match='ApexOptimWrapper'):

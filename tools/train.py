@@ -55,6 +55,13 @@ def enable_amp(cfg) -> None:
     cfg.optim_wrapper.loss_scale = 'dynamic'
 
 
+def add_non_finite_loss_hook(cfg) -> None:
+    """A NaN / inf loss stops training, naming the iteration, before it reaches a checkpoint."""
+    hooks = list(cfg.get('custom_hooks', []))
+    if not any(hook.get('type') == 'NonFiniteLossHook' for hook in hooks):
+        cfg.custom_hooks = [*hooks, dict(type='NonFiniteLossHook')]
+
+
 def main(argv=None):
     args = parse_args(build_parser(), argv)
     cfg = load_config(args)
@@ -78,6 +85,7 @@ def main(argv=None):
         cfg.resume = True
         cfg.load_from = args.resume
 
+    add_non_finite_loss_hook(cfg)
     setup_launcher(cfg, args.launcher)
     build_runner(cfg).train()
 
