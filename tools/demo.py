@@ -7,7 +7,8 @@
 2. ``tools/train.py`` + ``tools/test.py`` on ``configs/demo/emanet18_synthetic_cifar10.py``:
    top-1 accuracy (mmpretrain ``Accuracy``) on the synthetic CIFAR-10 test batch.
 3. ``tools/train.py`` + ``tools/test.py`` on ``configs/demo/faster_rcnn_emanet18_synthetic_voc.py``
-   (Faster R-CNN + FPN, EMANet backbone, from scratch): VOC mAP@0.5 (``VOCMetric``) and COCO bbox AP
+   (Faster R-CNN + FPN, EMANet backbone initialised from step 2's classifier through
+   ``Pretrained`` + ``prefix='backbone.'``): VOC mAP@0.5 (``VOCMetric``) and COCO bbox AP
    (``CocoMetric``, pycocotools) on the synthetic VOC2007 test split.
 
 Every step runs the real tools in a subprocess (logs under the work dir). The job prints the
