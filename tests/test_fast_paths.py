@@ -15,8 +15,8 @@ from mmemanet.models.layers.mixture_attention import memory_format_of
 
 # Relative tolerance in float32. A parameter gradient is a sum over every position; behind a training-mode
 # BatchNorm its terms nearly cancel (softban.bias, pw_conv.bias), so there the float32 result of EITHER
-# formulation is ~1e-4 away from the float64 one. Each gradient tensor is therefore allowed RTOL plus twice
-# the reference's own round-off (see assert_same_state); float64 runs hold every tensor to 1e-10.
+# formulation is ~1e-4 away from the float64 one. Each gradient tensor (and all of them together) is therefore
+# allowed RTOL plus twice the reference's own round-off (assert_same_state); float64 runs hold all to 1e-10.
 RTOL = 1e-5
 CL = torch.channels_last
 
@@ -70,17 +70,17 @@ def run_both(fused, reference, x, training):
 
 def assert_same_state(fused, reference, exact, rtol=RTOL):
     """Every buffer (running statistics to ``rtol``, batch counters exactly) and every parameter gradient
-    agree: all gradients together to ``rtol``, and each tensor to ``rtol`` plus twice the reference's own
-    round-off (its distance to the float64 result ``exact``)."""
+    agree: each gradient tensor, and all of them together, to ``rtol`` plus twice the reference's own
+    round-off there (its distance to the float64 result ``exact``)."""
     grads_r = {name: p.grad for name, p in reference.named_parameters()}
     grads_x = {name: p.grad for name, p in exact.named_parameters()}
-    for name, p in fused.named_parameters():
-        assert p.grad is not None, name
-        round_off = float((grads_r[name].double() - grads_x[name]).norm() / grads_r[name].double().norm())
-        assert_rel_close(p.grad, grads_r[name], rtol=rtol + 2 * round_off, name=f'grad {name}')
-    assert_rel_close(torch.cat([p.grad.flatten() for p in fused.parameters()]),
-                     torch.cat([grads_r[name].flatten() for name, _ in fused.named_parameters()]),
-                     rtol=rtol, name='all parameter gradients')
+    grads_f = {name: p.grad for name, p in fused.named_parameters()}
+    assert all(g is not None for g in grads_f.values())
+    grads_f['all'], grads_r['all'], grads_x['all'] = (torch.cat([g[name].flatten() for name in grads_r])
+                                                      for g in (grads_f, grads_r, grads_x))
+    for name, g_r in grads_r.items():
+        round_off = float((g_r.double() - grads_x[name]).norm() / g_r.double().norm())
+        assert_rel_close(grads_f[name], g_r, rtol=rtol + 2 * round_off, name=f'grad {name}')
     buffers_r = dict(reference.named_buffers())
     for name, b in fused.named_buffers():
         if b.is_floating_point():
@@ -123,7 +123,8 @@ def test_fused_ma_equals_reference_with_other_branches():
         return MixtureAttention(48, 96, stride=2, kernels=(3, 5, 7), groups=(1, 2, 4), mixer_kernel=5,
                                 se_ratio=4, impl=impl)
     fused, reference = twin_modules(build, seed=3)
-    (yf, yr), (gf, gr), exact = run_both(fused, reference, torch.randn(3, 48, 9, 9), training=True)
+    (yf, yr), (gf, gr), exact = run_both(fused, reference, torch.randn(3, 48, 9, 9, generator=torch.Generator().manual_seed(4)),
+                                         training=True)
     assert_rel_close(yf, yr, name='output')
     assert_rel_close(gf, gr, name='input grad')
     assert_same_state(fused, reference, exact)

@@ -163,8 +163,12 @@ class MixtureAttention(BaseModule):
         conv_format = torch.channels_last if on_cpu else out_format
         norm_format = torch.contiguous_format if on_cpu else out_format
         convs = self.branch_convs[::-1]  # output channel order
-        y = _SharedInputConvs.apply(x, conv_format, tuple((c.stride, c.padding, c.groups) for c in convs),
-                                    *(c.weight for c in convs))
+        if torch.is_grad_enabled() and not torch.jit.is_tracing():
+            y = _SharedInputConvs.apply(x, conv_format, tuple((c.stride, c.padding, c.groups) for c in convs),
+                                        *(c.weight for c in convs))
+        else:  # nothing kept for backward; plain convolutions, visible to jit-trace FLOP counters
+            x = x.contiguous(memory_format=conv_format)
+            y = torch.cat([conv(x) for conv in convs], dim=1)
         y = self.bn1(F.gelu(to_format(y, norm_format)))
         mixed = self.dw_conv(to_format(y, conv_format))
         y = y + self.bn2(F.gelu(to_format(mixed, norm_format)))
