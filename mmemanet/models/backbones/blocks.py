@@ -86,6 +86,7 @@ class _ResidualBlock(BaseModule):
         if mixer is None:
             return build_conv_layer(self.conv_cfg, in_channels, out_channels, 3, stride=stride,
                                     padding=1, bias=False)
+        check_registered(mixer, 'mixer')
         return MODELS.build(dict(mixer, in_channels=in_channels, out_channels=out_channels,
                                  stride=stride))
 
@@ -153,13 +154,7 @@ class BasicBlock(_ResidualBlock):
 
     def __init__(self, in_channels, planes, stride=1, mixer=None, **kwargs):
         super().__init__(in_channels, planes, stride, **kwargs)
-        if mixer is None:
-            self.conv1 = build_conv_layer(self.conv_cfg, in_channels, planes, 3, stride=stride,
-                                          padding=1, bias=False)
-        else:
-            check_registered(mixer, 'mixer')
-            self.conv1 = MODELS.build(dict(mixer, in_channels=in_channels, out_channels=planes,
-                                           stride=stride))
+        self.conv1 = self._spatial_conv(mixer, in_channels, planes, stride)
         self.bn1 = build_norm_layer(self.norm_cfg, planes)[1]
         self.conv2 = build_conv_layer(self.conv_cfg, planes, planes, 3, padding=1, bias=False)
         self.bn2 = build_norm_layer(self.norm_cfg, planes)[1]
@@ -191,13 +186,7 @@ class Bottleneck(_ResidualBlock):
         super().__init__(in_channels, planes, stride, **kwargs)
         self.conv1 = build_conv_layer(self.conv_cfg, in_channels, planes, 1, bias=False)
         self.bn1 = build_norm_layer(self.norm_cfg, planes)[1]
-        if mixer is None:
-            self.conv2 = build_conv_layer(self.conv_cfg, planes, planes, 3, stride=stride,
-                                          padding=1, bias=False)
-        else:
-            check_registered(mixer, 'mixer')
-            self.conv2 = MODELS.build(dict(mixer, in_channels=planes, out_channels=planes,
-                                           stride=stride))
+        self.conv2 = self._spatial_conv(mixer, planes, planes, stride)
         self.bn2 = build_norm_layer(self.norm_cfg, planes)[1]
         self.conv3 = build_conv_layer(self.conv_cfg, planes, self.out_channels, 1, bias=False)
         self.bn3 = build_norm_layer(self.norm_cfg, self.out_channels)[1]
