@@ -1,11 +1,4 @@
-# Faster R-CNN + FPN with FcaNet-50, VOC0712 baseline.
-_base_ = [
-    'mmdet::pascal_voc/faster-rcnn_r50_fpn_1x_voc0712.py',
-    './_base_/det_backbone.py',  # stock backbone settings, init_cfg=None (see there)
-]
-custom_imports = dict(imports=['mmemanet'], allow_failed_imports=False)
-
-model = dict(
-    backbone=dict(
-        _base_.det_backbone, type='AttnResNet', depth=50,
-        attention=[dict(type='FcaGate', dct_size=s) for s in (56, 28, 14, 7)]))
+# Faster R-CNN + FPN with FcaNet-50, VOC0712 baseline: the ResNet-50 baseline with an FcaNet gate
+# (DCT sizes 56, 28, 14, 7 by stage) in every block.
+_base_ = './faster_rcnn_r50_voc.py'
+model = dict(backbone=dict(attention=[dict(type='FcaGate', dct_size=s) for s in (56, 28, 14, 7)]))
