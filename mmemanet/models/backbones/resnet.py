@@ -149,6 +149,9 @@ class AttnResNet(BaseModule):
         # which block outputs are pooled for EMCA, and which of them each stage's gates receive
         self.stage_taps = [self.tap_sources(i) for i in range(num_stages)]
         self.tapped_blocks = {src for taps in self.stage_taps for src in taps}
+        # the EMCA gate whose host squeeze pools the tapped blocks (all gates share a host), found once
+        self._tap_gate = next((name for name, m in self.named_modules()
+                               if isinstance(m, EMCA) and len(m.tap_channels) > 0), None)
         self._freeze_stages()
 
     # ----------------------------------------------------------------- construction helpers
@@ -262,7 +265,7 @@ class AttnResNet(BaseModule):
     # ----------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        squeeze = self._tap_squeeze()
+        squeeze = self.get_submodule(self._tap_gate).squeeze if self._tap_gate else None
         descriptors = {}
         outs = []
         for i, name in enumerate(self.res_layers):
@@ -275,10 +278,3 @@ class AttnResNet(BaseModule):
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
-
-    def _tap_squeeze(self):
-        """The descriptor function of the EMCA host (all gates of one backbone share a host)."""
-        for m in self.modules():
-            if isinstance(m, EMCA) and len(m.tap_channels) > 0:
-                return m.squeeze
-        return None
