@@ -1,6 +1,7 @@
 """Fast paths compute exactly what the plain formulations compute: MA ``impl='fused'`` against the
 per-branch ``impl='reference'`` (outputs, every gradient, running statistics, state dicts, channels_last,
-autocast), EMANet with either, and EMCA's descriptors pooled once per tapped block. No timing here:
+autocast), EMANet with either, SRM's style pooling against ``torch.var``, and EMCA's descriptors pooled
+once per tapped block. No timing here:
 speed is measured by ``tools/analysis/benchmark.py``."""
 import copy
 from unittest import mock
@@ -11,6 +12,7 @@ import torch
 import mmemanet  # noqa: F401  (registers the models)
 from mmemanet.models.backbones import EMANet, EMCAResNet
 from mmemanet.models.layers import EMCA, MixtureAttention
+from mmemanet.models.layers import srm
 from mmemanet.models.layers.mixture_attention import memory_format_of
 
 # Relative tolerance in float32. A parameter gradient is a sum over every position; behind a training-mode
@@ -278,3 +280,31 @@ def test_emca_descriptors_are_pooled_once_per_tapped_block(host, prev_stages, pr
     uses = sum(len(model.tap_sources(stage)) for stage in range(4))
     if prev_stages == 'all':
         assert uses > len(tapped)  # descriptors are shared, not recomputed
+
+
+def style_pool_by_torch_var(x):
+    flat = x.flatten(2)
+    return torch.stack((flat.mean(2), (flat.var(2) + 1e-5).sqrt()), dim=2)
+
+
+@pytest.mark.parametrize('slice_bytes', [srm._CPU_SLICE_BYTES, 2 * 6 * 7 * 8 * 8])  # one slice; 2 + 2 + 1 samples
+@pytest.mark.parametrize('fmt', [torch.contiguous_format, CL])
+def test_style_pool_equals_torch_var_with_gradients(monkeypatch, slice_bytes, fmt):
+    """The sliced two-pass style pooling and its closed-form backward against autograd through torch.var."""
+    monkeypatch.setattr(srm, '_CPU_SLICE_BYTES', slice_bytes)
+    x = (torch.randn(5, 6, 7, 8, dtype=torch.float64) * 0.5 + 3).contiguous(memory_format=fmt)
+    grad = torch.randn(5, 6, 2, dtype=torch.float64)
+    xs = [x.clone().requires_grad_() for _ in range(2)]
+    for pool, xi in zip((srm.style_pool, style_pool_by_torch_var), xs):
+        pool(xi).backward(grad)
+    torch.testing.assert_close(srm.style_pool(x), style_pool_by_torch_var(x), rtol=1e-12, atol=0)
+    torch.testing.assert_close(xs[0].grad, xs[1].grad, rtol=1e-10, atol=1e-12)
+    assert torch.autograd.gradcheck(srm.style_pool, (xs[0].detach()[:2, :3, :4, :5].requires_grad_(), ))
+
+
+def test_style_pool_is_accurate_far_from_zero_in_float32():
+    """Two-pass: a mean 200 standard deviations away from zero costs no accuracy (a one-pass E[x^2] - E[x]^2
+    would lose about half of the digits)."""
+    x = torch.randn(4, 8, 16, 16, dtype=torch.float64) * 0.5 + 100
+    expected = style_pool_by_torch_var(x)
+    assert_rel_close(srm.style_pool(x.float())[..., 1], expected[..., 1], rtol=1e-6)
