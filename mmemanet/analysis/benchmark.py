@@ -13,12 +13,17 @@ What is measured, per model (a preset of :mod:`mmemanet.analysis.presets` or a c
   machine. Also the process CPU time of every timed round (all threads) and the median paired ratio of
   it: on a machine shared with other jobs, the CPU-time ratio with ``threads=1`` is far less disturbed
   than the wall-clock one (time slices lost to other processes are not counted).
-- Peak memory, each model in a fresh subprocess (so models and allocator caches do not mix):
-  CUDA: ``torch.cuda.max_memory_allocated()`` over building the model and ``warmup + iters`` steps
-  (tensors only: weights, gradients, optimizer state, activations, workspaces);
-  CPU: the peak resident set size of the process (``VmHWM``, the kernel's high-water mark) minus the
-  resident size before the model was built -- the same items plus allocator overhead and oneDNN caches.
-  CPU figures are coarse (allocator rounding, caching); compare them between models of one run.
+- Peak memory, each model in a fresh subprocess (so models and allocator caches do not mix), over
+  building the model and ``warmup + iters`` steps:
+  ``peak MiB``, the peak of the bytes held by live tensors (weights, gradients, optimizer state,
+  activations, workspaces) above what was held before the model was built: on CUDA
+  ``torch.cuda.max_memory_allocated()``, on CPU the same figure computed from the allocation and free
+  events that ``torch.profiler`` records with ``profile_memory=True``;
+  ``RSS MiB`` (CPU only): the peak resident set size of the process (``VmHWM``, the kernel's high-water
+  mark) minus the resident size before the model was built -- the tensors plus what the C allocator
+  keeps: glibc serves blocks up to 32 MiB from its heap and keeps freed ones, so this figure depends on
+  the order and sizes of allocations as much as on what is needed (``MALLOC_MMAP_THRESHOLD_=131072`` in
+  the environment makes it follow the tensors).
 - ``amp``: ``torch.autocast`` with float16 on CUDA (plus a ``GradScaler`` in training) and bfloat16 on CPU.
 """
 import os
@@ -80,8 +85,8 @@ class ModelResult:
     ratio_min: Optional[float] = None
     ratio_max: Optional[float] = None
     cpu_ratio: Optional[float] = None          # median paired ratio of CPU time (baseline / model)
-    peak_memory_mib: Optional[float] = None
-    memory_kind: str = ''
+    peak_memory_mib: Optional[float] = None    # live tensors (see the module docstring)
+    peak_resident_mib: Optional[float] = None  # CPU: resident set size
     last_loss: Optional[float] = None          # training only
 
 
@@ -213,30 +218,45 @@ def _resident_bytes(key: str) -> int:
     raise RuntimeError(f'{key} not found in /proc/self/status')
 
 
-def measure_peak_memory(target: str, settings: BenchSettings, threads: Optional[int] = None) -> Tuple[float, str]:
-    """Peak memory (MiB) of building ``target`` and running ``warmup + iters`` steps; meant for a fresh process.
+def _peak_live_bytes(prof) -> int:
+    """The peak of allocated minus freed bytes over a ``torch.profiler`` run with ``profile_memory=True``."""
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                    if e.name() == '[memory]' and e.device_type() == torch.autograd.DeviceType.CPU)
+    live = peak = 0
+    for _, nbytes in events:
+        live += nbytes
+        peak = max(peak, live)
+    return peak
 
-    Returns ``(MiB, kind)``; see the module docstring for what each kind measures.
+
+def measure_peak_memory(target: str, settings: BenchSettings,
+                        threads: Optional[int] = None) -> Tuple[float, Optional[float]]:
+    """Peak memory of building ``target`` and running ``warmup + iters`` steps; meant for a fresh process.
+
+    Returns ``(peak MiB of live tensors, peak resident MiB or None on CUDA)``; see the module docstring.
     """
     if threads:
         torch.set_num_threads(threads)
+    steps = settings.warmup + settings.iters
     if settings.device == 'cuda':
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
-        kind = 'cuda max_memory_allocated'
-    else:
-        base = _resident_bytes('VmRSS')
-        kind = 'cpu peak RSS delta'
-    model = ModelUnderTest(target, settings)
-    for _ in range(settings.warmup + settings.iters):
-        model.step()
-    _sync(settings)
-    peak = torch.cuda.max_memory_allocated() - base if settings.device == 'cuda' else _resident_bytes('VmHWM') - base
-    return peak / 2**20, kind
+        model = ModelUnderTest(target, settings)
+        for _ in range(steps):
+            model.step()
+        _sync(settings)
+        return (torch.cuda.max_memory_allocated() - base) / 2**20, None
+    base = _resident_bytes('VmRSS')
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+        model = ModelUnderTest(target, settings)
+        for _ in range(steps):
+            model.step()
+    resident = _resident_bytes('VmHWM') - base
+    return _peak_live_bytes(prof) / 2**20, resident / 2**20
 
 
 def _memory_in_subprocesses(targets: Sequence[str], settings: BenchSettings,
-                            threads: Optional[int]) -> Dict[str, Tuple[float, str]]:
+                            threads: Optional[int]) -> Dict[str, Tuple[float, Optional[float]]]:
     peaks = {}
     for target in targets:  # one fresh process per model, one at a time
         with ProcessPoolExecutor(1, mp_context=get_context('spawn')) as pool:
@@ -281,13 +301,13 @@ def run_table(targets: Sequence[str], settings: BenchSettings, baseline: Optiona
     for m in models:
         secs = seconds[m.name]
         ratios = _paired_ratios(secs, seconds[baseline])
-        mem, kind = peaks.get(m.name, (None, ''))
+        tensors, resident = peaks.get(m.name, (None, None))
         table.results.append(ModelResult(
             m.name, m.input_shape, m.params, secs, cpu_seconds[m.name],
             images_per_s=settings.batch_size * settings.iters / statistics.median(secs),
             ratio=statistics.median(ratios), ratio_min=min(ratios), ratio_max=max(ratios),
             cpu_ratio=statistics.median(_paired_ratios(cpu_seconds[m.name], cpu_seconds[baseline])),
-            peak_memory_mib=mem, memory_kind=kind,
+            peak_memory_mib=tensors, peak_resident_mib=resident,
             last_loss=None if m.last_loss is None else float(m.last_loss)))
         if m.last_loss is not None and not torch.isfinite(m.last_loss):
             log(f'WARNING: {m.name} reached a non-finite loss; its timings are not representative')
@@ -320,16 +340,17 @@ def format_table(table: BenchTable) -> str:
             f'{table.load_before[0]:.2f}, after {table.load_after[0]:.2f}')
     name_w = max(len(r.name) for r in table.results) + 2
     cols = f'{"model":{name_w}s} {"input":>12s} {"params":>12s} {"img/s":>9s} {"ratio":>7s} {"min..max":>13s} ' \
-           f'{"cpu ratio":>9s} {"peak MiB":>9s}'
+           f'{"cpu ratio":>9s} {"peak MiB":>9s} {"RSS MiB":>8s}'
     lines = [head, cols, '-' * len(cols)]
     for r in table.results:
-        mem = f'{r.peak_memory_mib:9.0f}' if r.peak_memory_mib is not None else f'{"-":>9s}'
+        mem = ' '.join(f'{v:{w}.0f}' if v is not None else f'{"-":>{w}s}'
+                       for v, w in ((r.peak_memory_mib, 9), (r.peak_resident_mib, 8)))
         lines.append(f'{r.name:{name_w}s} {"x".join(map(str, r.input_shape[1:])):>12s} {r.params:>12,d} '
                      f'{r.images_per_s:9.2f} {r.ratio:7.3f} {f"{r.ratio_min:.2f}..{r.ratio_max:.2f}":>13s} '
                      f'{r.cpu_ratio:9.3f} {mem}')
-    kinds = sorted({r.memory_kind for r in table.results if r.memory_kind})
-    if kinds:
-        lines.append('peak memory: ' + ', '.join(kinds))
+    if any(r.peak_memory_mib is not None for r in table.results):
+        lines.append('peak MiB: live tensors at their peak (CUDA max_memory_allocated; CPU: profiler allocation '
+                     'events); RSS MiB: peak resident set size, CPU only (includes what the C allocator keeps)')
     return '\n'.join(lines)
 
 

@@ -69,9 +69,11 @@ class _SharedInputConvs(torch.autograd.Function):
                 grad[:, start:start + w.shape[0]], xc, w.to(ctx.dtype), None, stride, padding, (1, 1), False,
                 (0, 0), groups, mask)
             start += w.shape[0]
-            if gx is not None:
-                grad_x = gx if grad_x is None else grad_x + gx
+            if gx is not None:  # summed in place: one input-sized gradient, not one per branch
+                grad_x = gx if grad_x is None else grad_x.add_(gx)
+                del gx
             grad_weights.append(None if gw is None else gw.to(w.dtype))
+        del xc, grad  # before the format change, which may copy grad_x
         if grad_x is not None:
             grad_x = grad_x.to(x.dtype).contiguous(memory_format=memory_format_of(x))
         return (grad_x, None, None, *grad_weights)

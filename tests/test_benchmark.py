@@ -1,0 +1,60 @@
+"""The benchmark tool reports what it says it does: tables with paired ratios, peak memory, JSON. It is run
+on tiny settings here; no timing is asserted (speed figures come from running the tool, see the README)."""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from mmemanet.analysis.benchmark import BenchSettings, _peak_live_bytes, format_table, run_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_peak_live_bytes_follows_allocations_and_frees():
+    """Freed tensors stop counting: 4 MiB then (after freeing it) 8 MiB peak at 8 MiB, not 12."""
+    mib = 2**20
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+        a = torch.ones(mib)  # 4 MiB of float32
+        del a
+        b = torch.ones(2 * mib)
+        c = b + 1  # 8 + 8 MiB live together
+        del b, c
+    assert 16 * mib <= _peak_live_bytes(prof) < 16 * mib + 4096  # (+ a few bytes of small tensors)
+
+
+def test_run_table_pairs_every_round_with_the_baseline():
+    settings = BenchSettings(mode='inference', batch_size=2, input_size=(32, 32), warmup=1, repeats=3)
+    table = run_table(['resnet18', 'emca_eca_resnet18'], settings, baseline='resnet18', memory=False,
+                      log=lambda msg: None)
+    base, emca = table.results
+    assert base.ratio == base.ratio_min == base.ratio_max == 1.0
+    assert len(emca.seconds) == len(emca.cpu_seconds) == 3
+    paired = sorted(b / m for m, b in zip(emca.seconds, base.seconds))
+    assert emca.ratio == paired[1] and emca.ratio_min == paired[0] and emca.ratio_max == paired[2]
+    assert emca.images_per_s == 2 / sorted(emca.seconds)[1]
+    text = format_table(table)
+    assert 'baseline=resnet18' in text and 'emca_eca_resnet18' in text
+
+
+def test_command_line_tool_trains_measures_memory_and_writes_json(tmp_path):
+    out = tmp_path / 'bench.json'
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis/benchmark.py', 'cifar_emanet50', 'cifar_emanet50_reference_impl',
+         '--modes', 'train', '--batch-size', '2', '--input-size', '16', '16', '--warmup', '1', '--repeats', '1',
+         '--threads', '1', '--json', str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'hardware: cpu=' in result.stdout and 'peak MiB' in result.stdout
+    report = json.loads(out.read_text())
+    (table, ) = report['tables']
+    assert table['settings']['mode'] == 'train' and table['baseline'] == 'cifar_emanet50'
+    fused, reference = table['results']
+    assert fused['params'] == reference['params'] == 21_191_061
+    for r in (fused, reference):
+        assert r['input_shape'] == [2, 3, 16, 16]
+        assert math.isfinite(r['last_loss'])
+        # weights, gradients and momentum alone are 3 x 81 MiB; the RSS includes them and more
+        assert 3 * r['params'] * 4 / 2**20 < r['peak_memory_mib'] < r['peak_resident_mib']
