@@ -18,7 +18,7 @@ What is measured, per model (a preset of :mod:`mmemanet.analysis.presets` or a c
   ``peak MiB``, the peak of the bytes held by live tensors (weights, gradients, optimizer state,
   activations, workspaces) above what was held before the model was built: on CUDA
   ``torch.cuda.max_memory_allocated()``, on CPU the same figure computed from the allocation and free
-  events that ``torch.profiler`` records with ``profile_memory=True``;
+  events that ``torch.profiler`` records with ``profile_memory=True`` (in a second run, after the RSS one);
   ``RSS MiB`` (CPU only): the peak resident set size of the process (``VmHWM``, the kernel's high-water
   mark) minus the resident size before the model was built -- the tensors plus what the C allocator
   keeps: glibc serves blocks up to 32 MiB from its heap and keeps freed ones, so this figure depends on
@@ -246,12 +246,17 @@ def measure_peak_memory(target: str, settings: BenchSettings,
             model.step()
         _sync(settings)
         return (torch.cuda.max_memory_allocated() - base) / 2**20, None
+    # two runs: the profiler's own records would count in the resident size, so that is read first
     base = _resident_bytes('VmRSS')
+    model = ModelUnderTest(target, settings)
+    for _ in range(steps):
+        model.step()
+    resident = _resident_bytes('VmHWM') - base
+    del model
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
         model = ModelUnderTest(target, settings)
         for _ in range(steps):
             model.step()
-    resident = _resident_bytes('VmHWM') - base
     return _peak_live_bytes(prof) / 2**20, resident / 2**20
 
 
