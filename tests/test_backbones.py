@@ -251,3 +251,15 @@ def test_emanet50_macs_in_published_units():
     report = measure_complexity(model, (1, 3, 32, 32))
     assert round(report.macs_g, 2) == 1.12
     assert 'aten::softmax' in report.skipped_ops  # the counter says what it does not count
+
+
+@pytest.mark.parametrize('host', ['se', 'srm'])
+def test_in_place_gating_in_inference_gives_the_recorded_outputs(host):
+    """Blocks gate their branch in place when autograd is not recording: same outputs as when it is."""
+    model = mmemanet.models.backbones.EMCAResNet(depth=18, host=host, out_indices=(0, 1, 2, 3)).eval()
+    x = torch.randn(2, 3, 64, 64)
+    recorded = model(x)
+    with torch.inference_mode():
+        in_place = model(x)
+    for a, b in zip(in_place, recorded):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -554,3 +554,22 @@ def test_abbreviations_and_docstrings():
     assert [infer_abbr(cls) for cls in REGISTERED] == abbrs
     for cls in REGISTERED:
         assert cls.__doc__ and '[B, ' in cls.__doc__ and 'Args:' in cls.__doc__, cls.__name__
+
+
+@pytest.mark.parametrize('build', [lambda: SEGate(16), lambda: SRMGate(16), lambda: EMCA(16, host='eca')],
+                         ids=['se', 'srm', 'emca'])
+def test_gates_overwrite_their_input_only_when_autograd_is_not_recording(build):
+    """``inplace=True`` (what the residual blocks pass) reuses the input's memory in inference only."""
+    gate = build().eval()
+    x = torch.randn(2, 16, 5, 5)
+    expected = gate(x)
+    with torch.no_grad():
+        y = gate(x.clone(), inplace=True)
+        z = x.clone()
+        assert gate(z, inplace=True).data_ptr() == z.data_ptr()
+    torch.testing.assert_close(y, expected)
+    leaf = x.clone().requires_grad_()
+    y = gate(leaf, inplace=True)
+    assert y.data_ptr() != leaf.data_ptr() and torch.equal(leaf.detach(), x)
+    y.sum().backward()
+    assert leaf.grad is not None

@@ -18,7 +18,7 @@ from mmcv.cnn import build_conv_layer, build_norm_layer, build_plugin_layer
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
-from ..layers import EMCA
+from ..layers import EMCA, ChannelGate
 
 
 #: the attention modules of this package, by the slot they go in (listed when a type is unknown)
@@ -122,10 +122,19 @@ class _ResidualBlock(BaseModule):
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def _gate(self, branch: torch.Tensor, taps: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The attention on the residual branch. The gates of this package may overwrite the branch (this
+        block's own temporary) when autograd is not recording (``inplace=True``)."""
+        if isinstance(self.attn, EMCA):
+            return self.attn(branch, taps, inplace=True)
+        if isinstance(self.attn, ChannelGate):
+            return self.attn(branch, inplace=True)
+        return self.attn(branch)  # any other registered module
+
     def _inner_forward(self, x: torch.Tensor, *taps: torch.Tensor):
         branch = self._residual(x)
         if self.attn is not None:
-            branch = self.attn(branch, taps) if isinstance(self.attn, EMCA) else self.attn(branch)
+            branch = self._gate(branch, taps)
         identity = x if self.downsample is None else self.downsample(x)
         return self.relu(branch + identity), branch
 

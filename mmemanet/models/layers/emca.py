@@ -5,6 +5,7 @@ from mmengine.registry import MODELS
 from torch import nn
 
 from .eca import ECAGate
+from .gates import apply_scale
 from .se import SEGate
 from .srm import SRMGate
 
@@ -83,7 +84,13 @@ class EMCA(BaseModule):
         """The host's descriptor of ``x: [B, C_r, H, W]`` (any C_r); what ``taps`` must hold."""
         return self.host.squeeze(x)
 
-    def forward(self, x, taps=()):
+    def forward(self, x, taps=(), inplace=False):
+        """``x * scale(x, taps)``; ``inplace=True`` lets it overwrite ``x`` when autograd is not recording."""
+        return apply_scale(x, self.scale(x, taps), inplace)
+
+    def scale(self, x, taps=()):
+        """The per-channel factors ``[B, C, 1, 1]`` that ``forward`` applies: ``s``, or ``1 + s`` for
+        ``gate='residual'``."""
         if len(taps) != len(self.tap_channels):
             raise ValueError(f'EMCA was built for {len(self.tap_channels)} earlier descriptors (tap_channels='
                              f'{self.tap_channels}) but got {len(taps)}')
@@ -95,4 +102,4 @@ class EMCA(BaseModule):
             scales.append(z.repeat(1, self.in_channels // c, *(1,) * (z.dim() - 2)))
         m = torch.relu(torch.stack(scales, dim=-1) @ self.fusion_weight)
         s = self.host.excite(m).sigmoid()[:, :, None, None]
-        return x * (1 + s) if self.gate == 'residual' else x * s
+        return 1 + s if self.gate == 'residual' else s

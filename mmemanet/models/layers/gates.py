@@ -1,11 +1,20 @@
 """The base shared by the channel gates (SE, ECA, SRM, FcaNet) and used by EMCA for its host."""
 from abc import abstractmethod
 
+import torch
 from mmengine.model import BaseModule
 
 
+def apply_scale(x, factors, inplace=False):
+    """``x * factors``; with ``inplace=True``, ``x.mul_(factors)`` unless autograd is recording (inference
+    then makes no new tensor of ``x``'s size: on CPU a fresh stage-1 map costs more than the multiply)."""
+    recording = torch.is_grad_enabled() and (x.requires_grad or factors.requires_grad)
+    return x.mul_(factors) if inplace and not recording else x * factors
+
+
 class ChannelGate(BaseModule):
-    """A channel gate split into squeeze and excitation: ``forward(x) = x * sigmoid(excite(squeeze(x)))``.
+    """A channel gate split into squeeze and excitation: ``forward(x) = x * scale(x)``,
+    ``scale(x) = sigmoid(excite(squeeze(x)))``.
 
     - ``squeeze(x: [B, C, H, W]) -> descriptor``: global average pooling, ``[B, C]``, unless a gate
       overrides it (SRM: style statistics ``[B, C, 2]``, FcaNet: DCT projection ``[B, C]``).
@@ -24,5 +33,10 @@ class ChannelGate(BaseModule):
     def excite(self, descriptor):
         """The gate's logits ``[B, C]`` for a descriptor as :meth:`squeeze` returns it."""
 
-    def forward(self, x):
-        return x * self.excite(self.squeeze(x)).sigmoid()[:, :, None, None]
+    def scale(self, x):
+        """The per-channel factors ``sigmoid(excite(squeeze(x))): [B, C, 1, 1]`` that ``forward`` applies."""
+        return self.excite(self.squeeze(x)).sigmoid()[:, :, None, None]
+
+    def forward(self, x, inplace=False):
+        """``x * scale(x)``; ``inplace=True`` lets it overwrite ``x`` when autograd is not recording."""
+        return apply_scale(x, self.scale(x), inplace)
