@@ -73,7 +73,7 @@ class _SharedInputConvs(torch.autograd.Function):
                 grad_x = gx if grad_x is None else grad_x.add_(gx)
                 del gx
             grad_weights.append(None if gw is None else gw.to(w.dtype))
-        del xc, grad  # before the format change, which may copy grad_x
+        del xc  # before the format change, which may copy grad_x
         if grad_x is not None:
             grad_x = grad_x.to(x.dtype).contiguous(memory_format=memory_format_of(x))
         return (grad_x, None, None, *grad_weights)
