@@ -289,3 +289,31 @@ def test_non_finite_loss_stops_before_overwriting_a_good_checkpoint(tmp_path, in
         assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()), name
     latest = open(osp.join(work_dir, 'last_checkpoint')).read().strip()
     assert osp.basename(latest) == saved[-1]
+
+
+# --------------------------------------------------------------------------------------------------
+# sync_bn would turn SoftBAN into a plain SyncBatchNorm
+# --------------------------------------------------------------------------------------------------
+def test_sync_bn_with_softban_refused_before_the_launch():
+    """tools/train.py refuses sync_bn for a distributed EMANet run before any process group is set up."""
+    import importlib.util
+    import sys
+    tools = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools')
+    sys.path.insert(0, tools)
+    spec = importlib.util.spec_from_file_location('mmemanet_tools_train_sync_bn', osp.join(tools, 'train.py'))
+    train_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_tool)
+    with pytest.raises(ValueError, match=r"sync_bn='torch' would replace the \d+ SoftBAN layers .*backbone\.layer1"):
+        train_tool.main(['configs/emanet50_cifar10.py', '--launcher', 'pytorch', '--cfg-options', 'sync_bn=torch'])
+
+
+def test_sync_bn_check_passes_models_without_softban_and_single_process_runs():
+    from mmengine.config import Config
+
+    from mmemanet.engine import check_sync_bn
+    emanet = Config.fromfile('configs/emanet50_cifar10.py')
+    emanet.sync_bn = 'torch'
+    check_sync_bn(emanet, distributed=False)  # mmengine ignores sync_bn without a distributed launch
+    resnet = Config.fromfile('configs/emca_eca_resnet18_cifar10.py')
+    resnet.sync_bn = 'torch'
+    check_sync_bn(resnet, distributed=True)
