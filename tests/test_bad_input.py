@@ -11,13 +11,15 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.registry import MODELS
 
 import mmemanet  # noqa: F401
 from mmemanet.checkpoint import CheckpointLoadError, load_from_local
 from mmemanet.datasets.checked import DatasetFileError
 from mmemanet.datasets.synthetic import write_coco, write_voc
-from mmemanet.engine import CheckpointMismatchError, NonFiniteLossError
+from mmemanet.engine import CheckpointMismatchError, NonFiniteLossError, check_sync_bn
+from tool_modules import load_tool
 
 
 # ---------------------------------------------------------------------------- unknown attention types
@@ -296,21 +298,12 @@ def test_non_finite_loss_stops_before_overwriting_a_good_checkpoint(tmp_path, in
 # --------------------------------------------------------------------------------------------------
 def test_sync_bn_with_softban_refused_before_the_launch():
     """tools/train.py refuses sync_bn for a distributed EMANet run before any process group is set up."""
-    import importlib.util
-    import sys
-    tools = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools')
-    sys.path.insert(0, tools)
-    spec = importlib.util.spec_from_file_location('mmemanet_tools_train_sync_bn', osp.join(tools, 'train.py'))
-    train_tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train_tool)
     with pytest.raises(ValueError, match=r"sync_bn='torch' would replace the \d+ SoftBAN layers .*backbone\.layer1"):
-        train_tool.main(['configs/emanet50_cifar10.py', '--launcher', 'pytorch', '--cfg-options', 'sync_bn=torch'])
+        load_tool('train').main(['configs/emanet50_cifar10.py', '--launcher', 'pytorch',
+                                 '--cfg-options', 'sync_bn=torch'])
 
 
 def test_sync_bn_check_passes_models_without_softban_and_single_process_runs():
-    from mmengine.config import Config
-
-    from mmemanet.engine import check_sync_bn
     emanet = Config.fromfile('configs/emanet50_cifar10.py')
     emanet.sync_bn = 'torch'
     check_sync_bn(emanet, distributed=False)  # mmengine ignores sync_bn without a distributed launch

@@ -5,7 +5,6 @@ overridden with --cfg-options) and saves a checkpoint; tools/test.py evaluates i
 config's real metric (VOCMetric, CocoMetric, Accuracy); dist_train.sh / dist_test.sh run two gloo
 CPU processes. Plus the tools' option handling, in process.
 """
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -17,18 +16,7 @@ import pytest
 import torch.distributed as torch_dist
 from mmengine.config import Config
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TOOLS = osp.join(ROOT, 'tools')
-sys.path.insert(0, TOOLS)  # what running a tool does; the tools import runner_setup from there
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'mmemanet_tools_{name}',
-                                                  osp.join(TOOLS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from tool_modules import ROOT, load_tool
 
 runner_setup = load_tool('runner_setup')
 train_tool = load_tool('train')

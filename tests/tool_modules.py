@@ -1,0 +1,16 @@
+"""The scripts of ``tools/`` as modules, loaded the way running them sets them up (``tools/`` on sys.path)."""
+import importlib.util
+import os.path as osp
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOOLS = osp.join(ROOT, 'tools')
+sys.path.insert(0, TOOLS)  # what running a tool does; the tools import runner_setup from there
+
+
+def load_tool(name):
+    """``tools/<name>.py`` as a module (its ``main(argv)`` runs the tool in this process)."""
+    spec = importlib.util.spec_from_file_location(f'mmemanet_tools_{name}', osp.join(TOOLS, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
