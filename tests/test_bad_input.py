@@ -19,7 +19,7 @@ from mmemanet.checkpoint import CheckpointLoadError, load_from_local
 from mmemanet.datasets.checked import DatasetFileError
 from mmemanet.datasets.synthetic import write_coco, write_voc
 from mmemanet.engine import CheckpointMismatchError, NonFiniteLossError, check_sync_bn
-from tool_modules import load_tool
+from tool_modules import ROOT, load_tool
 
 
 # ---------------------------------------------------------------------------- unknown attention types
@@ -299,14 +299,14 @@ def test_non_finite_loss_stops_before_overwriting_a_good_checkpoint(tmp_path, in
 def test_sync_bn_with_softban_refused_before_the_launch():
     """tools/train.py refuses sync_bn for a distributed EMANet run before any process group is set up."""
     with pytest.raises(ValueError, match=r"sync_bn='torch' would replace the \d+ SoftBAN layers .*backbone\.layer1"):
-        load_tool('train').main(['configs/emanet50_cifar10.py', '--launcher', 'pytorch',
+        load_tool('train').main([osp.join(ROOT, 'configs', 'emanet50_cifar10.py'), '--launcher', 'pytorch',
                                  '--cfg-options', 'sync_bn=torch'])
 
 
 def test_sync_bn_check_passes_models_without_softban_and_single_process_runs():
-    emanet = Config.fromfile('configs/emanet50_cifar10.py')
+    emanet = Config.fromfile(osp.join(ROOT, 'configs', 'emanet50_cifar10.py'))
     emanet.sync_bn = 'torch'
     check_sync_bn(emanet, distributed=False)  # mmengine ignores sync_bn without a distributed launch
-    resnet = Config.fromfile('configs/emca_eca_resnet18_cifar10.py')
+    resnet = Config.fromfile(osp.join(ROOT, 'configs', 'emca_eca_resnet18_cifar10.py'))
     resnet.sync_bn = 'torch'
     check_sync_bn(resnet, distributed=True)

@@ -4,13 +4,11 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import torch
 
 from mmemanet.analysis.benchmark import BenchSettings, _peak_live_bytes, format_table, run_table
-
-ROOT = Path(__file__).resolve().parents[1]
+from tool_modules import ROOT
 
 
 def test_peak_live_bytes_follows_allocations_and_frees():

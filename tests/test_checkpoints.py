@@ -20,12 +20,12 @@ from torch import nn
 import mmemanet  # noqa: F401
 from mmemanet.checkpoint import load_from_local
 from mmemanet.engine.reference_emanet import ReferenceCheckpointError, convert_reference_emanet
+from tool_modules import ROOT
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # a copy of the spec's shared/spec/reference-emanet50-keys.txt, so that a bare clone can test it
-SPEC_KEYS = osp.join(REPO, 'tests', 'data', 'reference-emanet50-keys.txt')
-CIFAR_CONFIG = osp.join(REPO, 'configs', 'emanet50_cifar10.py')
-CONVERTER = osp.join(REPO, 'tools', 'model_converters', 'emanet_reference2mmpretrain.py')
+SPEC_KEYS = osp.join(ROOT, 'tests', 'data', 'reference-emanet50-keys.txt')
+CIFAR_CONFIG = osp.join(ROOT, 'configs', 'emanet50_cifar10.py')
+CONVERTER = osp.join(ROOT, 'tools', 'model_converters', 'emanet_reference2mmpretrain.py')
 
 
 # ---------------------------------------------------------------------------- the reference model
@@ -279,7 +279,7 @@ def test_convert_reference_checkpoint_same_logits(reference_model, reference_ckp
 
 def run_converter(src: str, dst: str) -> subprocess.CompletedProcess:
     """``tools/model_converters/emanet_reference2mmpretrain.py SRC DST`` in a subprocess."""
-    return subprocess.run([sys.executable, CONVERTER, src, dst], capture_output=True, text=True, cwd=REPO,
+    return subprocess.run([sys.executable, CONVERTER, src, dst], capture_output=True, text=True, cwd=ROOT,
                           env=dict(os.environ, OMP_NUM_THREADS='1'))
 
 
@@ -298,11 +298,11 @@ def test_converter_cli_then_tools_test(reference_model, reference_ckpt, tmp_path
     write_cifar10(str(tmp_path / 'cifar'), num_train=5, num_test=6)
     scores = tmp_path / 'scores.pkl'
     test = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'test.py'), CIFAR_CONFIG, str(out), '--work-dir',
+        [sys.executable, osp.join(ROOT, 'tools', 'test.py'), CIFAR_CONFIG, str(out), '--work-dir',
          str(tmp_path / 'work'), '--out', str(scores), '--cfg-options', 'test_dataloader.dataset.type=LocalCIFAR10',
          f'test_dataloader.dataset.data_root={tmp_path / "cifar"}', 'test_dataloader.num_workers=0',
          'test_dataloader.persistent_workers=False', 'test_dataloader.batch_size=6'],
-        capture_output=True, text=True, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'))
+        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert test.returncode == 0, test.stdout[-3000:] + test.stderr[-3000:]
     assert 'accuracy/top1' in test.stdout
     import pickle
@@ -344,7 +344,7 @@ def test_converter_refuses_other_shapes(reference_model):
 def _build(config, **backbone):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
-    cfg = Config.fromfile(osp.join(REPO, 'configs', config))
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', config))
     init_default_scope(cfg.default_scope)
     registry = __import__(f'{cfg.default_scope}.registry', fromlist=['MODELS']).MODELS
     cfg.model.backbone.update(backbone)

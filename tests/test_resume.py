@@ -18,9 +18,9 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
 from mmengine.registry import HOOKS
+from tool_modules import ROOT
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TRAIN = osp.join(REPO, 'tools', 'train.py')
+TRAIN = osp.join(ROOT, 'tools', 'train.py')
 
 
 @HOOKS.register_module(force=True)
@@ -119,8 +119,8 @@ def write_configs(folder, body: str, data: str, by_epoch: bool, length: int, int
 
 
 def train(config: str, work_dir: str, *extra: str) -> subprocess.Popen:
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=os.pathsep.join([osp.dirname(__file__), REPO]))
-    return subprocess.Popen([sys.executable, TRAIN, config, '--work-dir', work_dir, *extra], cwd=REPO,
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=os.pathsep.join([osp.dirname(__file__), ROOT]))
+    return subprocess.Popen([sys.executable, TRAIN, config, '--work-dir', work_dir, *extra], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

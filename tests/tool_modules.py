@@ -1,4 +1,5 @@
-"""The scripts of ``tools/`` as modules, loaded the way running them sets them up (``tools/`` on sys.path)."""
+"""Where the repository is (``ROOT``), and the scripts of ``tools/`` as modules, loaded the way running them
+sets them up (``tools/`` on sys.path)."""
 import importlib.util
 import os.path as osp
 import sys
