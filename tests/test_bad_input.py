@@ -296,11 +296,13 @@ def test_non_finite_loss_stops_before_overwriting_a_good_checkpoint(tmp_path, in
 # --------------------------------------------------------------------------------------------------
 # sync_bn would turn SoftBAN into a plain SyncBatchNorm
 # --------------------------------------------------------------------------------------------------
-def test_sync_bn_with_softban_refused_before_the_launch():
-    """tools/train.py refuses sync_bn for a distributed EMANet run before any process group is set up."""
+@pytest.mark.parametrize('tool,args', [('train', []), ('test', ['unused.pth'])])
+def test_sync_bn_with_softban_refused_before_the_launch(tool, args):
+    """tools/train.py and tools/test.py refuse sync_bn for a distributed EMANet run before any process group
+    is set up."""
     with pytest.raises(ValueError, match=r"sync_bn='torch' would replace the \d+ SoftBAN layers .*backbone\.layer1"):
-        load_tool('train').main([osp.join(ROOT, 'configs', 'emanet50_cifar10.py'), '--launcher', 'pytorch',
-                                 '--cfg-options', 'sync_bn=torch'])
+        load_tool(tool).main([osp.join(ROOT, 'configs', 'emanet50_cifar10.py'), *args, '--launcher', 'pytorch',
+                              '--cfg-options', 'sync_bn=torch'])
 
 
 def test_sync_bn_check_passes_models_without_softban_and_single_process_runs():

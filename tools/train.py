@@ -19,7 +19,6 @@ import argparse
 import logging
 
 import mmemanet  # noqa: F401  (registers modules; safe checkpoint loading)
-from mmemanet.engine import check_sync_bn
 from mmengine.logging import print_log
 
 from runner_setup import add_common_args, build_runner, load_config, parse_args, setup_launcher
@@ -87,7 +86,6 @@ def main(argv=None):
         cfg.load_from = args.resume
 
     add_non_finite_loss_hook(cfg)
-    check_sync_bn(cfg, distributed=args.launcher != 'none')
     setup_launcher(cfg, args.launcher)
     build_runner(cfg).train()
 

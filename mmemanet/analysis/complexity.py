@@ -45,10 +45,6 @@ class ComplexityReport:
     skipped_ops: Dict[str, int] = field(default_factory=dict)
 
     @property
-    def params_true_m(self) -> float:
-        return self.params_true / MIB
-
-    @property
     def params_thop_m(self) -> float:
         return self.params_thop / MIB
 

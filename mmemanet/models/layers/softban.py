@@ -51,8 +51,8 @@ class SoftBAN(nn.BatchNorm2d, BaseModule):
     each ``[1, C, 1, 1]``: 4C parameters that thop-style counters do not see. At initialisation
     ``out = BN(x) / (C / softmax_groups)``. Usable through ``mmcv.cnn.build_norm_layer(dict(type='SoftBAN'), C)``.
     Do not convert it with ``nn.SyncBatchNorm.convert_sync_batchnorm``: that would replace it by a plain
-    SyncBatchNorm and drop the four tensors and the gate (``tools/train.py`` refuses a distributed run
-    whose config sets ``sync_bn`` for a model with SoftBAN layers, see
+    SyncBatchNorm and drop the four tensors and the gate (``tools/train.py`` and ``tools/test.py`` refuse a
+    distributed run whose config sets ``sync_bn`` for a model with SoftBAN layers, see
     :func:`mmemanet.engine.check_sync_bn`).
 
     Args:
