@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Distributed training:  tools/dist_train.sh CONFIG NUM_PROCESSES [tools/train.py arguments]
 # torchrun with one process per GPU (nccl); without a GPU, NUM_PROCESSES CPU processes (gloo).
-# Environment: PYTHON, PORT, NNODES, NODE_RANK, MASTER_ADDR (see torchrun.sh).
+# Environment: PYTHON (default: .venv/bin/python if present, else python), PORT, NNODES, NODE_RANK,
+# MASTER_ADDR (see torchrun.sh).
 set -euo pipefail
 if [ $# -lt 2 ]; then
     echo "usage: $0 CONFIG NUM_PROCESSES [tools/train.py arguments]" >&2

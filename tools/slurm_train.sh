@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Training on a Slurm cluster, the OpenMMLab way (one task per GPU, --launcher slurm):
+#   [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [SRUN_ARGS="..."] \
+#   tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [tools/train.py arguments]
+# GPUS tasks in all, GPUS_PER_NODE per node. GPUS_PER_NODE=0 asks for no GPU (CPU tasks, gloo;
+# then GPUS is the number of CPU tasks and every node takes as many as it can).
+# PYTHON picks the interpreter (default: the repository's .venv/bin/python if present, else python).
+set -euo pipefail
+if [ $# -lt 4 ]; then
+    echo "usage: $0 PARTITION JOB_NAME CONFIG WORK_DIR [tools/train.py arguments]" >&2
+    exit 2
+fi
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/python.sh"
+PARTITION=$1
+JOB_NAME=$2
+CONFIG=$3
+WORK_DIR=$4
+shift 4
+GPUS=${GPUS:-8}
+GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+SRUN_ARGS=${SRUN_ARGS:-""}
+if [ "$GPUS_PER_NODE" -gt 0 ]; then
+    PER_NODE=(--gres="gpu:$GPUS_PER_NODE" --ntasks-per-node="$GPUS_PER_NODE")
+else
+    PER_NODE=()
+fi
+set -x
+# shellcheck disable=SC2086  # SRUN_ARGS holds several words
+PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" srun -p "$PARTITION" \
+    --job-name="$JOB_NAME" \
+    "${PER_NODE[@]}" \
+    --ntasks="$GPUS" \
+    --cpus-per-task="$CPUS_PER_TASK" \
+    --kill-on-bad-exit=1 \
+    $SRUN_ARGS \
+    "$PYTHON" -u "$HERE/train.py" "$CONFIG" --work-dir="$WORK_DIR" --launcher=slurm "$@"
