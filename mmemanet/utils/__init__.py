@@ -1,4 +1,2 @@
-"""Utilities that are neither models nor engine parts: the environment report."""
-from .collect_env import collect_env
-
-__all__ = ['collect_env']
+"""Utilities that are neither models nor engine parts. ``python -m mmemanet.utils.collect_env`` prints
+the environment report that bug reports ask for (:func:`mmemanet.utils.collect_env.collect_env`)."""

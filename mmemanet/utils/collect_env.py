@@ -59,9 +59,8 @@ def collect_env(with_torch_compiling_info: bool = False) -> 'OrderedDict[str, st
     env_info = collect_base_env()
     if not with_torch_compiling_info:
         env_info.pop('PyTorch compiling details', None)
-    env_info['PyTorch CUDA'] = torch.version.cuda or 'none (CPU build)'
-    if torch.cuda.is_available():
-        env_info['cuDNN'] = str(torch.backends.cudnn.version())
+    env_info['PyTorch built for CUDA'] = torch.version.cuda or 'no (CPU build)'
+    env_info['cuDNN'] = str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else 'not available'
     env_info['NumPy'] = numpy.__version__
     env_info.update(mmcv_info())
     env_info['MMDetection'] = version_of('mmdet')

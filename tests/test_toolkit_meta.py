@@ -1,0 +1,103 @@
+"""The toolkit's small parts: mim's model index, the environment report, the interpreter the
+shell tools pick, and the Slurm scripts' argument check."""
+import glob
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import mmcv
+import mmdet
+import mmengine
+import mmpretrain
+import pytest
+import torch
+import yaml
+
+import mmemanet
+from tool_modules import ROOT
+
+
+def model_index():
+    """The models of model-index.yml, following its ``Import`` list (as mim's loader does)."""
+    with open(osp.join(ROOT, 'model-index.yml')) as f:
+        index = yaml.safe_load(f)
+    collections, models = {}, []
+    for imported in index['Import']:
+        with open(osp.join(ROOT, imported)) as f:
+            meta = yaml.safe_load(f)
+        collections.update({c['Name']: c for c in meta.get('Collections', [])})
+        models += meta['Models']
+    return collections, models
+
+
+def header_comment(config):
+    """The leading comment lines of a config file (where each config states its published figures)."""
+    lines = []
+    with open(osp.join(ROOT, config)) as f:
+        for line in f:
+            if not line.startswith('#'):
+                break
+            lines.append(line)
+    return ''.join(lines)
+
+
+def test_model_index_lists_every_config_with_paper_task_dataset_and_published_figures():
+    collections, models = model_index()
+    configs = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+                     if '_base_' not in p)
+    assert sorted(m['Config'] for m in models) == configs
+    assert len({m['Name'] for m in models}) == len(models)
+    for model in models:
+        collection = collections[model['In Collection']]
+        assert collection.get('Paper') or model['Config'].startswith('configs/demo/'), model['Name']
+        assert 'Weights' not in model  # none are published
+        assert model['Results'], model['Name']
+        comment = header_comment(model['Config'])
+        for result in model['Results']:
+            assert result['Task'] and result['Dataset'], model['Name']
+            for metric, value in result['Metrics'].items():
+                # the figure is the one the config itself cites
+                assert f'{value:.2f}' in comment or f'{value:.1f}' in comment, (model['Name'], metric, value)
+        for key in ('Parameters (published, M = 2^20)', 'FLOPs (published MACs, G = 2^30)'):
+            value = model['Metadata'].get(key)
+            if value is not None and 'imagenet' not in model['Config']:
+                assert f'{value:.2f}' in comment or f'{value:.3f}' in comment, (model['Name'], key, value)
+
+
+def test_collect_env_reports_the_stack():
+    output = subprocess.run([sys.executable, '-m', 'mmemanet.utils.collect_env'], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=True).stdout
+    report = dict(line.split(': ', 1) for line in output.splitlines() if ': ' in line)
+    assert report['PyTorch'] == torch.__version__
+    assert report['MMEngine'] == mmengine.__version__
+    assert report['MMCV'] == mmcv.__version__
+    assert report['MMDetection'] == mmdet.__version__ and report['MMPreTrain'] == mmpretrain.__version__
+    assert report['MMCV ops'].startswith('compiled')
+    assert report['CUDA available'] == str(torch.cuda.is_available())
+    commit = subprocess.run(['git', 'rev-parse', '--short=7', 'HEAD'], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.strip()
+    assert report['mmemanet'] == f'{mmemanet.__version__}+{commit or "not a git checkout"}'
+    gpus = [key for key in report if key.startswith('GPU ')]  # 'GPU 0,1: <name>' per kind of GPU
+    assert bool(gpus) == torch.cuda.is_available()
+
+
+@pytest.mark.parametrize('preset', [None, '/opt/my/python'])
+def test_shell_tools_pick_the_repository_venv_unless_python_is_set(preset):
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHON'}
+    if preset:
+        env['PYTHON'] = preset
+    picked = subprocess.run(['bash', '-c', '. tools/python.sh && echo "$PYTHON"'], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, check=True).stdout.strip()
+    venv = osp.join(ROOT, '.venv', 'bin', 'python')
+    assert picked == (preset or (venv if os.access(venv, os.X_OK) else 'python'))
+
+
+@pytest.mark.parametrize('script,args', [('tools/slurm_train.sh', 'PARTITION JOB_NAME CONFIG WORK_DIR'),
+                                         ('tools/slurm_test.sh', 'PARTITION JOB_NAME CONFIG CHECKPOINT')])
+def test_slurm_scripts_name_their_arguments(script, args):
+    proc = subprocess.run([osp.join(ROOT, script), 'partition', 'job'], cwd=ROOT, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.returncode == 2
+    assert re.search(rf'usage: \S*{osp.basename(script)} {args}', proc.stdout), proc.stdout
