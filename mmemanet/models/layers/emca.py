@@ -6,6 +6,7 @@ from torch import nn
 
 from .eca import ECAGate
 from .gates import apply_scale
+from .precision import autocast_off, cast_to
 from .se import SEGate
 from .srm import SRMGate
 
@@ -81,7 +82,8 @@ class EMCA(BaseModule):
         return self.fusion.weight.view(-1)
 
     def squeeze(self, x):
-        """The host's descriptor of ``x: [B, C_r, H, W]`` (any C_r); what ``taps`` must hold."""
+        """The host's descriptor of ``x: [B, C_r, H, W]`` (any C_r); what ``taps`` must hold (float32 for a
+        half-precision ``x``)."""
         return self.host.squeeze(x)
 
     def forward(self, x, taps=(), inplace=False):
@@ -90,16 +92,20 @@ class EMCA(BaseModule):
 
     def scale(self, x, taps=()):
         """The per-channel factors ``[B, C, 1, 1]`` that ``forward`` applies: ``s``, or ``1 + s`` for
-        ``gate='residual'``."""
+        ``gate='residual'``, in ``x``'s dtype. Under autocast the descriptors (float32 from :meth:`squeeze`),
+        the fusion and the excitation run in float32."""
         if len(taps) != len(self.tap_channels):
             raise ValueError(f'EMCA was built for {len(self.tap_channels)} earlier descriptors (tap_channels='
                              f'{self.tap_channels}) but got {len(taps)}')
-        scales = [self.squeeze(x)]
         for z, c in zip(taps, self.tap_channels):
             if z.shape[1] != c:
                 raise ValueError(f'EMCA: a tap descriptor has {z.shape[1]} channels where tap_channels '
                                  f'says {c}')
-            scales.append(z.repeat(1, self.in_channels // c, *(1,) * (z.dim() - 2)))
-        m = torch.relu(torch.stack(scales, dim=-1) @ self.fusion_weight)
-        s = self.host.excite(m).sigmoid()[:, :, None, None]
-        return 1 + s if self.gate == 'residual' else s
+        with autocast_off(x):
+            scales = [self.squeeze(x)]
+            scales += [z.repeat(1, self.in_channels // c, *(1,) * (z.dim() - 2))
+                       for z, c in zip(taps, self.tap_channels)]
+            m = torch.relu(torch.stack(scales, dim=-1) @ self.fusion_weight)
+            s = self.host.excite(m).sigmoid()[:, :, None, None]
+            s = 1 + s if self.gate == 'residual' else s
+        return cast_to(s, x.dtype)

@@ -4,8 +4,10 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch import nn
 
+from .precision import cast_to
 from .psa import SEWeightModule, branch_convs, branch_weights, check_branches
 from .softban import SoftBAN, running_stats_momentum, soft_ban
+from .tracing import tracing
 
 
 def _batch_norm_channels(x, bn, channels, momentum):
@@ -35,8 +37,13 @@ class _ToFormat(torch.autograd.Function):
 
 
 def to_format(x, fmt):
-    """``x`` in memory format ``fmt`` (``x`` itself if it already is); its gradient keeps ``x``'s format."""
-    return x if x.is_contiguous(memory_format=fmt) else _ToFormat.apply(x, fmt)
+    """``x`` in memory format ``fmt`` (``x`` itself if it already is); its gradient keeps ``x``'s format.
+    Without a gradient to shape, or while tracing (export), a plain ``contiguous``."""
+    if x.is_contiguous(memory_format=fmt):
+        return x
+    if not torch.is_grad_enabled() or tracing():
+        return x.contiguous(memory_format=fmt)
+    return _ToFormat.apply(x, fmt)
 
 
 class _SharedInputConvs(torch.autograd.Function):
@@ -165,10 +172,10 @@ class MixtureAttention(BaseModule):
         conv_format = torch.channels_last if on_cpu else out_format
         norm_format = torch.contiguous_format if on_cpu else out_format
         convs = self.branch_convs[::-1]  # output channel order
-        if torch.is_grad_enabled() and not torch.jit.is_tracing():
+        if torch.is_grad_enabled() and not tracing():
             y = _SharedInputConvs.apply(x, conv_format, tuple((c.stride, c.padding, c.groups) for c in convs),
                                         *(c.weight for c in convs))
-        else:  # nothing kept for backward; plain convolutions, visible to jit-trace FLOP counters
+        else:  # nothing kept for backward, or tracing: plain convolutions, visible to FLOP counters and exporters
             x = x.contiguous(memory_format=conv_format)
             y = torch.cat([conv(x) for conv in convs], dim=1)
         y = self.bn1(F.gelu(to_format(y, norm_format)))
@@ -198,5 +205,6 @@ class MixtureAttention(BaseModule):
             a = a + _batch_norm_channels(F.gelu(mixed), bn3, ch, m3)
             feats.append(a)
             weights.append(self.se(a))
-        w = torch.stack(weights, dim=1).softmax(dim=1)  # [B, n, c, 1, 1]: softmax across the branches
+        # [B, n, c, 1, 1]: softmax across the branches (float32 under autocast, see SEWeightModule)
+        w = cast_to(torch.stack(weights, dim=1).softmax(dim=1), feats[0].dtype)
         return torch.cat([feats[i] * w[:, i] for i in reversed(range(n))], dim=1)

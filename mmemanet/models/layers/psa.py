@@ -6,6 +6,8 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch import nn
 
+from .precision import autocast_off, cast_to, spatial_mean
+
 
 def check_branches(owner, in_channels, out_channels, kernels, groups, se_ratio):
     """Raise ValueError, naming the numbers, unless the multi-branch settings are consistent."""
@@ -44,7 +46,8 @@ class SEWeightModule(BaseModule):
     """EPSANet's SE weight module, shared by the branches of PSA and MA.
 
     ``[N, c, H, W] -> [N, c, 1, 1]``: ``sigmoid(Conv1x1(ReLU(Conv1x1(GAP(x)))))``, ``c -> c // ratio -> c``,
-    both convolutions with bias (keys ``fc.0``, ``fc.2`` as in the EMANet reference).
+    both convolutions with bias (keys ``fc.0``, ``fc.2`` as in the EMANet reference). For a half-precision
+    ``x`` (autocast) the weights are computed and returned in float32: they feed the softmax across branches.
     """
 
     def __init__(self, channels, ratio=16, init_cfg=None):
@@ -55,7 +58,8 @@ class SEWeightModule(BaseModule):
             nn.Conv2d(channels // ratio, channels, 1))
 
     def forward(self, x):
-        return self.fc(x.mean((2, 3), keepdim=True)).sigmoid()
+        with autocast_off(x):
+            return self.fc(spatial_mean(x, keepdim=True)).sigmoid()
 
 
 def branch_weights(feats, se, num_branches):
@@ -64,11 +68,13 @@ def branch_weights(feats, se, num_branches):
     ``feats: [B, n * c, H, W]`` holds the n branch outputs as consecutive channel blocks (in any block
     order). The shared ``se`` runs once on the pooled ``[B * n, c, 1, 1]`` view; the softmax runs over
     the branch axis. Returns ``[B, n * c, 1, 1]`` in the block order of ``feats``; for every sample and
-    channel position the n weights sum to 1.
+    channel position the n weights sum to 1. Pooling, SE and softmax run in float32 for a half-precision
+    ``feats`` (autocast); the weights are returned in ``feats``' dtype.
     """
     b, p = feats.shape[:2]
-    w = se(feats.mean((2, 3)).view(b * num_branches, p // num_branches, 1, 1))
-    return w.view(b, num_branches, p // num_branches).softmax(dim=1).view(b, p, 1, 1)
+    w = se(spatial_mean(feats).view(b * num_branches, p // num_branches, 1, 1))
+    w = w.view(b, num_branches, p // num_branches).softmax(dim=1).view(b, p, 1, 1)
+    return cast_to(w, feats.dtype)
 
 
 @MODELS.register_module()

@@ -5,6 +5,8 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch import nn
 
+from .precision import cast_to, spatial_mean
+
 
 def running_stats_momentum(bn):
     """Count one batch on ``bn`` as ``nn.BatchNorm`` does in training; return the momentum for ``F.batch_norm``.
@@ -24,13 +26,14 @@ def soft_ban(x, running_mean, running_var, weight, bias, weight_readjust, bias_r
     """SoftBAN as a function of explicit tensors (:class:`SoftBAN` and MA's per-branch reference use it).
 
     ``x: [B, C, H, W]``; the four affine tensors are ``[1, C, 1, 1]``; the softmax runs over each of
-    ``groups`` equal consecutive blocks of channels.
+    ``groups`` equal consecutive blocks of channels. For a half-precision ``x`` (autocast) the pooled gate and
+    the softmax run in float32; the per-sample scale and the bias are cast to the normalised map's dtype.
     """
     b, c = x.shape[:2]
-    gate = torch.sigmoid(x.mean((2, 3), keepdim=True) * weight_readjust + bias_readjust)
+    gate = torch.sigmoid(spatial_mean(x, keepdim=True) * weight_readjust + bias_readjust)
     scale = weight * gate.view(b, groups, c // groups).softmax(dim=2).view(b, c, 1, 1)
     normed = F.batch_norm(x, running_mean, running_var, None, None, training, momentum, eps)
-    return normed * scale + bias
+    return normed * cast_to(scale, normed.dtype) + cast_to(bias, normed.dtype)
 
 
 @MODELS.register_module()
