@@ -56,3 +56,31 @@ def test_command_line_tool_trains_measures_memory_and_writes_json(tmp_path):
         assert math.isfinite(r['last_loss'])
         # weights, gradients and momentum alone are 3 x 81 MiB; the RSS includes them and more
         assert 3 * r['params'] * 4 / 2**20 < r['peak_memory_mib'] < r['peak_resident_mib']
+
+
+def test_detectors_train_and_infer_on_a_synthetic_batch():
+    """Detector presets (mmdet's Faster R-CNN R-50 FPN, backbone swapped): mmengine's train_step on a fixed
+    synthetic batch gives a finite loss, test_step runs; the default batch is 2 images."""
+    for mode in ('train', 'inference'):
+        settings = BenchSettings(mode=mode, input_size=(96, 128), warmup=0, repeats=1)
+        table = run_table(['faster_rcnn_r50', 'faster_rcnn_emca_eca50'], settings, memory=False, log=lambda msg: None)
+        stock, emca = table.results
+        assert stock.input_shape == emca.input_shape == [2, 3, 96, 128]
+        assert emca.params > stock.params > 41_000_000  # the whole detector, not its backbone
+        if mode == 'train':
+            assert math.isfinite(stock.last_loss) and math.isfinite(emca.last_loss)
+        assert 'faster_rcnn_emca_eca50' in format_table(table)
+
+
+def test_command_line_tool_measures_detector_memory(tmp_path):
+    out = tmp_path / 'bench.json'
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis/benchmark.py', 'faster_rcnn_r50', 'faster_rcnn_emanet50',
+         '--modes', 'inference', '--batch-size', '1', '--input-size', '64', '64', '--warmup', '0', '--repeats', '1',
+         '--threads', '1', '--json', str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stock, emanet = json.loads(out.read_text())['tables'][0]['results']
+    for r in (stock, emanet):
+        assert r['input_shape'] == [1, 3, 64, 64]
+        assert r['params'] * 4 / 2**20 < r['peak_memory_mib'] < r['peak_resident_mib']

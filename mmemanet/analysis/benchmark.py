@@ -5,6 +5,10 @@ What is measured, per model (a preset of :mod:`mmemanet.analysis.presets` or a c
 - ``inference``: ``model.eval()`` forward under ``torch.inference_mode``;
   ``train``: ``model.train()`` forward + cross-entropy (a classifier; the mean of the outputs for a
   bare backbone) + backward + ``SGD(momentum=0.9, weight_decay=5e-4)`` step.
+  Detectors (a detector preset or an mmdet config) run on a fixed batch of synthetic uint8 images with
+  synthetic boxes (default 2 x 3 x 512 x 512 on CPU, 2 x 3 x 800 x 1333 on CUDA): ``train`` is mmengine's
+  ``train_step`` (data preprocessor + losses + backward + ``SGD(momentum=0.9, weight_decay=1e-4)`` step),
+  ``inference`` its ``test_step`` (data preprocessor + ``mode='predict'``, boxes after NMS).
 - Throughput: after ``warmup`` steps, ``repeats`` rounds; in every round each model runs ``iters`` steps
   and is timed (``torch.cuda.synchronize`` around the timer on CUDA). The models take turns within a
   round (round robin, the order rotated every round), so a slow drift of the machine hits all of them
@@ -39,9 +43,15 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
+from .build import BuiltModel, build_target
+from .detection_batch import synthetic_detection_batch
+
 MODES = ('inference', 'train')
 PRECISIONS = ('fp32', 'amp')
 DEVICES = ('cpu', 'cuda')
+CLASSIFIER_BATCH = 32
+DETECTOR_BATCH = 2
+DETECTOR_INPUT_SIZE = {'cpu': (512, 512), 'cuda': (800, 1333)}  # (H, W)
 
 
 @dataclass(frozen=True)
@@ -50,8 +60,8 @@ class BenchSettings:
     mode: str = 'inference'
     precision: str = 'fp32'
     device: str = 'cpu'
-    batch_size: int = 32
-    input_size: Optional[Tuple[int, int]] = None  # None: each preset's own (CIFAR 32, ImageNet 224)
+    batch_size: Optional[int] = None  # None: each model's default (see default_input_shape)
+    input_size: Optional[Tuple[int, int]] = None  # None: each model's default (see default_input_shape)
     channels_last: bool = False
     compile: bool = False
     warmup: int = 2
@@ -64,7 +74,7 @@ class BenchSettings:
             if value not in valid:
                 raise ValueError(f'{name}={value!r}; valid values are {list(valid)}')
         for name in ('batch_size', 'repeats', 'iters'):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f'{name}={getattr(self, name)} must be >= 1')
         if self.warmup < 0:
             raise ValueError(f'warmup={self.warmup} must be >= 0')
@@ -99,31 +109,14 @@ class BenchTable:
     load_after: Tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
-def build_model(target: str) -> Tuple[torch.nn.Module, Tuple[int, int, int], bool]:
-    """``(model, (C, H, W) default input, is_classifier)`` for a preset name or a config file.
-
-    Presets build their mmpretrain ``ImageClassifier`` (backbone + GAP + linear head); a config file
-    builds ``cfg.model`` (an mmpretrain classifier) or, for an mmdet config, the detector's backbone.
-    """
-    import mmemanet  # noqa: F401  (registers the models)
-    from mmengine.config import Config
-    from mmengine.registry import MODELS, init_default_scope
-
-    from .presets import PRESETS
-    if target in PRESETS:
-        preset = PRESETS[target]
-        init_default_scope('mmpretrain')
-        return MODELS.build(preset.model_cfg()), tuple(preset.input_shape[1:]), True
-    if not target.endswith('.py'):
-        raise ValueError(f'{target!r} is neither a config file (.py) nor a preset; presets: {", ".join(PRESETS)}')
-    if not os.path.isfile(target):
-        raise ValueError(f'config file {target!r} does not exist')
-    cfg = Config.fromfile(target)
-    init_default_scope(cfg.get('default_scope', 'mmengine'))
-    model = MODELS.build(cfg.model)
-    if cfg.get('default_scope') == 'mmdet':
-        return model.backbone, (3, 224, 224), False
-    return model, (3, 224, 224), True
+def default_input_shape(built: BuiltModel, settings: BenchSettings) -> Tuple[int, int, int, int]:
+    """``[B, C, H, W]`` of the batch a model is timed on: ``settings``' batch size and input size where given,
+    else a classifier's own input (CIFAR 32, ImageNet 224) at batch 32, and for a detector a batch of
+    :data:`DETECTOR_BATCH` images of :data:`DETECTOR_INPUT_SIZE` for the device."""
+    detector = built.kind == 'detector'
+    batch = settings.batch_size or (DETECTOR_BATCH if detector else CLASSIFIER_BATCH)
+    size = settings.input_size or (DETECTOR_INPUT_SIZE[settings.device] if detector else built.input_shape[1:])
+    return batch, built.input_shape[0], *size
 
 
 def _autocast(settings: BenchSettings):
@@ -139,27 +132,39 @@ def _sync(settings: BenchSettings) -> None:
 
 
 class ModelUnderTest:
-    """A built model, its input batch and the step function for ``settings``."""
+    """A built model, its input batch and the step function for ``settings``.
+
+    Classifiers and bare backbones take a random float batch; detectors a fixed synthetic batch
+    (:func:`synthetic_detection_batch`) through their own data preprocessor, trained with mmengine's
+    ``train_step`` (preprocessor + loss + backward + optimizer step) and run with ``test_step``
+    (preprocessor + ``mode='predict'``).
+    """
 
     def __init__(self, target: str, settings: BenchSettings, seed: int = 0):
         torch.manual_seed(seed)
-        model, chw, is_classifier = build_model(target)
-        if settings.input_size is not None:
-            chw = (chw[0], *settings.input_size)
+        built = build_target(target)
+        self.input_shape = list(default_input_shape(built, settings))
+        model = built.model
         fmt = torch.channels_last if settings.channels_last else torch.contiguous_format
         self.name = target
-        self.input_shape = [settings.batch_size, *chw]
+        self.kind = built.kind
         self.params = sum(p.numel() for p in model.parameters())
         self.model = model.to(settings.device, memory_format=fmt)
-        self.inputs = torch.randn(self.input_shape, device=settings.device).contiguous(memory_format=fmt)
-        self.is_classifier = is_classifier
         self.settings = settings
-        self.forward = torch.compile(self.model) if settings.compile else self.model
         self.last_loss = None  # training: the loss of the latest step (a NaN would make timings meaningless)
+        if self.kind == 'detector':
+            if settings.compile:  # train_step / test_step call the detector itself: compile its forward
+                self.model.forward = torch.compile(self.model.forward)
+            num_classes = next(m.num_classes for m in model.modules() if isinstance(getattr(m, 'num_classes', None), int))
+            self.inputs = synthetic_detection_batch(self.input_shape[0], self.input_shape[1:], num_classes, seed=seed)
+            self.step = self._detector_train_step() if settings.mode == 'train' else self._detector_inference_step()
+            return
+        self.forward = torch.compile(self.model) if settings.compile else self.model
+        self.inputs = torch.randn(self.input_shape, device=settings.device).contiguous(memory_format=fmt)
         self.step = self._train_step() if settings.mode == 'train' else self._inference_step()
 
     def _outputs(self):
-        if self.is_classifier:
+        if self.kind == 'classifier':
             return self.forward(self.inputs, mode='tensor')  # logits [B, num_classes]
         return self.forward(self.inputs)
 
@@ -177,9 +182,9 @@ class ModelUnderTest:
         optimizer = torch.optim.SGD(self.model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
         scaler = torch.amp.GradScaler('cuda') if settings.precision == 'amp' and settings.device == 'cuda' else None
         labels = None
-        if self.is_classifier:
+        if self.kind == 'classifier':
             num_classes = self.model.head.num_classes
-            labels = torch.randint(num_classes, (settings.batch_size, ), device=settings.device)
+            labels = torch.randint(num_classes, (self.input_shape[0], ), device=settings.device)
 
         def step():
             with _autocast(settings):
@@ -197,6 +202,31 @@ class ModelUnderTest:
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
+        return step
+
+    def _detector_inference_step(self) -> Callable[[], None]:
+        self.model.eval()
+
+        def step():
+            with torch.inference_mode(), _autocast(self.settings):
+                self.model.test_step(self.inputs)
+        return step
+
+    def _detector_train_step(self) -> Callable[[], None]:
+        from mmengine.optim import AmpOptimWrapper, OptimWrapper
+        self.model.train()
+        settings = self.settings
+        optimizer = torch.optim.SGD(self.model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
+        # CUDA AMP: mmengine's AmpOptimWrapper (autocast float16 + GradScaler); it refuses the CPU, where the
+        # step runs under bfloat16 autocast with a plain OptimWrapper instead
+        cuda_amp = settings.precision == 'amp' and settings.device == 'cuda'
+        wrapper = AmpOptimWrapper(optimizer=optimizer) if cuda_amp else OptimWrapper(optimizer)
+        outer = nullcontext() if cuda_amp else _autocast(settings)
+
+        def step():
+            with outer:
+                log_vars = self.model.train_step(self.inputs, wrapper)
+            self.last_loss = torch.as_tensor(log_vars['loss']).detach()
         return step
 
     def timed(self, iters: int) -> Tuple[float, float]:
@@ -309,7 +339,7 @@ def run_table(targets: Sequence[str], settings: BenchSettings, baseline: Optiona
         tensors, resident = peaks.get(m.name, (None, None))
         table.results.append(ModelResult(
             m.name, m.input_shape, m.params, secs, cpu_seconds[m.name],
-            images_per_s=settings.batch_size * settings.iters / statistics.median(secs),
+            images_per_s=m.input_shape[0] * settings.iters / statistics.median(secs),
             ratio=statistics.median(ratios), ratio_min=min(ratios), ratio_max=max(ratios),
             cpu_ratio=statistics.median(_paired_ratios(cpu_seconds[m.name], cpu_seconds[baseline])),
             peak_memory_mib=tensors, peak_resident_mib=resident,
@@ -339,18 +369,18 @@ def hardware_info() -> Dict[str, object]:
 def format_table(table: BenchTable) -> str:
     """The table as text, one line per model, ratios to the baseline with their spread over the rounds."""
     s = table.settings
-    head = (f'mode={s.mode} precision={s.precision} device={s.device} batch={s.batch_size} '
+    head = (f'mode={s.mode} precision={s.precision} device={s.device} '
             f'channels_last={s.channels_last} compile={s.compile} warmup={s.warmup} repeats={s.repeats} '
             f'iters={s.iters}; baseline={table.baseline}; load average before '
             f'{table.load_before[0]:.2f}, after {table.load_after[0]:.2f}')
     name_w = max(len(r.name) for r in table.results) + 2
-    cols = f'{"model":{name_w}s} {"input":>12s} {"params":>12s} {"img/s":>9s} {"ratio":>7s} {"min..max":>13s} ' \
+    cols = f'{"model":{name_w}s} {"input":>14s} {"params":>12s} {"img/s":>9s} {"ratio":>7s} {"min..max":>13s} ' \
            f'{"cpu ratio":>9s} {"peak MiB":>9s} {"RSS MiB":>8s}'
     lines = [head, cols, '-' * len(cols)]
     for r in table.results:
         mem = ' '.join(f'{v:{w}.0f}' if v is not None else f'{"-":>{w}s}'
                        for v, w in ((r.peak_memory_mib, 9), (r.peak_resident_mib, 8)))
-        lines.append(f'{r.name:{name_w}s} {"x".join(map(str, r.input_shape[1:])):>12s} {r.params:>12,d} '
+        lines.append(f'{r.name:{name_w}s} {"x".join(map(str, r.input_shape)):>14s} {r.params:>12,d} '
                      f'{r.images_per_s:9.2f} {r.ratio:7.3f} {f"{r.ratio_min:.2f}..{r.ratio_max:.2f}":>13s} '
                      f'{r.cpu_ratio:9.3f} {mem}')
     if any(r.peak_memory_mib is not None for r in table.results):

@@ -6,7 +6,10 @@ tensors and SRM's channel-wise FC, are invisible to it (EMCA's fusion weights li
 they are visible, as in the EMCA paper's counts). Both counts are
 reported: ``true`` (every parameter) and ``thop`` (what the papers' tables show).
 MACs come from mmengine's jit-trace ``FlopAnalyzer`` (one multiply-add = 1); it skips operators it
-has no rule for (softmax, sigmoid, GELU, ...), which are listed in ``skipped_ops``.
+has no rule for (softmax, sigmoid, GELU, ...), which are listed in ``skipped_ops``. A whole detector is
+counted as mmdet's ``tools/analysis_tools/get_flops.py`` counts it: one image through the detector's data
+preprocessor (padding included), then ``mode='tensor'`` (backbone, neck, RPN and RoI head on the RPN's
+proposals).
 """
 from collections import Counter
 from dataclasses import dataclass, field
@@ -53,22 +56,52 @@ class ComplexityReport:
         return self.macs / GIB
 
 
+class _DetectorTensorForward(nn.Module):
+    """``detector(inputs, data_samples, mode='tensor')`` as a one-argument module, for the jit tracer (what
+    get_flops.py does by binding ``data_samples`` to the detector's forward)."""
+
+    def __init__(self, detector: nn.Module, data_samples):
+        super().__init__()
+        self.detector = detector
+        self.data_samples = data_samples
+
+    def forward(self, inputs):
+        return self.detector(inputs, self.data_samples, mode='tensor')
+
+
 def measure_complexity(model: nn.Module, input_shape: Sequence[int],
                        name: str = '') -> ComplexityReport:
-    """Count parameters and MACs of ``model`` (eval mode) on one input of ``input_shape``."""
+    """Count parameters and MACs of ``model`` (eval mode) on one zero input of ``input_shape``."""
+    return _count(model, model, torch.zeros(tuple(input_shape)), name)
+
+
+def measure_detector_complexity(detector: nn.Module, image_shape: Sequence[int], name: str = '',
+                                seed: int = 0) -> ComplexityReport:
+    """Count parameters and MACs of a whole mmdet detector (eval mode) on one synthetic image of
+    ``image_shape = (C, H, W)``, as get_flops.py does: ``input_shape`` of the report is the preprocessed
+    (padded) batch's."""
+    from .detection_batch import synthetic_detection_batch
+    num_classes = next(m.num_classes for m in detector.modules() if isinstance(getattr(m, 'num_classes', None), int))
+    data = detector.data_preprocessor(synthetic_detection_batch(1, tuple(image_shape), num_classes, seed=seed), False)
+    return _count(detector, _DetectorTensorForward(detector, data['data_samples']), data['inputs'], name)
+
+
+def _count(model: nn.Module, traced: nn.Module, inputs: torch.Tensor, name: str) -> ComplexityReport:
+    """Parameters of ``model`` and MACs of ``traced(inputs)``, both in eval mode."""
     from mmengine.analysis import FlopAnalyzer
 
     was_training = model.training
     model.eval()
+    input_shape = tuple(inputs.shape)
     try:
-        inputs = (torch.zeros(tuple(input_shape)), )
-        analyzer = FlopAnalyzer(model, inputs)
+        analyzer = FlopAnalyzer(traced, (inputs, ))
         analyzer.unsupported_ops_warnings(False)
         analyzer.uncalled_modules_warnings(False)
-        macs = int(analyzer.total())
-        skipped = Counter(analyzer.unsupported_ops())
+        with torch.no_grad():  # the analyzer traces lazily, here
+            macs = int(analyzer.total())
+            skipped = Counter(analyzer.unsupported_ops())
     finally:
         model.train(was_training)
     params = count_parameters(model)
-    return ComplexityReport(name=name, input_shape=tuple(input_shape), params_true=params['true'],
+    return ComplexityReport(name=name, input_shape=input_shape, params_true=params['true'],
                             params_thop=params['thop'], macs=macs, skipped_ops=dict(skipped))

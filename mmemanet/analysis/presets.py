@@ -68,3 +68,45 @@ for _depth, _published in ((18, (11.148, 11.231, 11.190, 11.148, 11.150)),
             dict(type='EMCAResNet', host=_host), _depth, _p)
 PRESETS['epsanet50'] = _imagenet(dict(type='AttnResNet', mixer=dict(type='PSAModule')), 50)
 PRESETS['emanet50'] = _imagenet(dict(type='EMANet', stem='imagenet'), 50)
+
+STOCK_FASTER_RCNN = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+
+
+class DetectorPreset(NamedTuple):
+    """mmdet's stock Faster R-CNN R-50 FPN 1x COCO config with its backbone swapped (None: kept as it is).
+
+    The swapped backbone takes the stock ResNet's detection settings (four FPN levels, stem + stage 1
+    frozen, BatchNorm in eval mode) and the ImageNet stem; like the stock config, nothing is loaded at build.
+    """
+    backbone: Optional[dict] = None
+    base: str = STOCK_FASTER_RCNN
+
+    def config(self):
+        """The resolved mmengine Config."""
+        from mmengine.config import Config, ConfigDict
+        cfg = Config.fromstring(f'_base_ = {self.base!r}', file_format='.py')
+        if self.backbone is not None:
+            stock = cfg.model.backbone
+            cfg.model.backbone = ConfigDict(
+                dict(self.backbone, depth=stock.depth, stem='imagenet', out_indices=stock.out_indices,
+                     frozen_stages=stock.frozen_stages, norm_cfg=stock.norm_cfg, norm_eval=stock.norm_eval))
+        return cfg
+
+
+DETECTOR_PRESETS: Dict[str, DetectorPreset] = {
+    'faster_rcnn_r50': DetectorPreset(),  # mmdet's own ResNet
+    'faster_rcnn_attnresnet50': DetectorPreset(dict(type='AttnResNet')),  # this package's plain ResNet
+    'faster_rcnn_emanet50': DetectorPreset(dict(type='EMANet')),
+    'faster_rcnn_emca_eca50': DetectorPreset(dict(type='EMCAResNet', host='eca')),
+    'faster_rcnn_emca_se50': DetectorPreset(dict(type='EMCAResNet', host='se')),
+    'faster_rcnn_se50': DetectorPreset(dict(type='AttnResNet', attention=dict(type='SEGate'))),
+    'faster_rcnn_eca50': DetectorPreset(
+        dict(type='AttnResNet', attention=[dict(type='ECAGate', kernel_size=k) for k in (3, 5, 5, 7)])),
+}
+
+# The EMANet paper's VOC0712 Faster R-CNN figures (params / 2^20 and MACs / 2^30 as the paper counts them),
+# by the file name of this package's config that builds the same detector.
+PUBLISHED_DETECTORS: Dict[str, Tuple[float, float]] = {
+    'faster_rcnn_r50_voc.py': (28.47, 317.98),
+    'faster_rcnn_emanet50_voc.py': (26.13, 268.57),
+}

@@ -9,6 +9,12 @@ Examples:
         --baseline cifar_emanet50_reference_impl --modes train inference --batch-size 32
     # EMCA at 224x224 against plain ResNet-50, inference
     python tools/analysis/benchmark.py resnet50 emca_eca_resnet50 emca_se_resnet50 emca_srm_resnet50
+    # whole Faster R-CNN FPN detectors (2 x 3 x 512 x 512 synthetic images and boxes on CPU; 800x1333 on CUDA),
+    # a training iteration and inference, against mmdet's stock R-50 detector
+    python tools/analysis/benchmark.py faster_rcnn_r50 faster_rcnn_emanet50 faster_rcnn_emca_eca50 \\
+        faster_rcnn_emca_se50 --modes train inference --repeats 5
+    # any detector config
+    python tools/analysis/benchmark.py configs/faster_rcnn_r50_voc.py configs/faster_rcnn_emanet50_voc.py
     # on a GPU, fp32 and AMP, batch 128
     python tools/analysis/benchmark.py cifar_emanet50 cifar_resnet50 --device cuda --batch-size 128 \\
         --precisions fp32 amp --json work_dirs/bench.json
@@ -18,22 +24,25 @@ import json
 
 import torch
 
+import mmemanet  # noqa: F401  (registers the models)
 from mmemanet.analysis.benchmark import (DEVICES, MODES, PRECISIONS, BenchSettings, format_table,
                                          hardware_info, run_table, table_to_dict)
-from mmemanet.analysis.presets import PRESETS
+from mmemanet.analysis.presets import DETECTOR_PRESETS, PRESETS
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('targets', nargs='+', help=f'preset names or config files; presets: {", ".join(PRESETS)}')
+    parser.add_argument('targets', nargs='+', help='preset names or config files (classifier, backbone or mmdet '
+                        f'detector); presets: {", ".join(PRESETS)}; detector presets: {", ".join(DETECTOR_PRESETS)}')
     parser.add_argument('--baseline', help='the model the ratios refer to (default: the first target)')
     parser.add_argument('--modes', nargs='+', choices=MODES, default=['inference'])
     parser.add_argument('--precisions', nargs='+', choices=PRECISIONS, default=['fp32'],
                         help='amp = autocast float16 on CUDA (GradScaler in training), bfloat16 on CPU')
     parser.add_argument('--device', choices=DEVICES, default='cpu')
-    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--batch-size', type=int, help='default: 32 for classifiers, 2 for detectors')
     parser.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
-                        help="input height and width (default: each preset's, 32x32 CIFAR or 224x224 ImageNet)")
+                        help="input height and width (default: each preset's, 32x32 CIFAR or 224x224 ImageNet; "
+                        'detectors 512x512 on CPU, 800x1333 on CUDA)')
     parser.add_argument('--channels-last', action='store_true', help='model and input in channels_last')
     parser.add_argument('--compile', action='store_true', help='torch.compile every model')
     parser.add_argument('--warmup', type=int, default=2, help='untimed steps per model')

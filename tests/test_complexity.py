@@ -1,0 +1,42 @@
+"""Complexity of whole detectors (tools/analysis/complexity.py on a detector config or preset): every parameter of
+the detector and the MACs of one image through its data preprocessor and ``mode='tensor'``, as mmdet's
+get_flops.py counts them, next to the EMANet paper's VOC Faster R-CNN figures."""
+import os.path as osp
+import subprocess
+import sys
+
+from mmengine.config import Config
+
+import mmemanet  # noqa: F401  (registers the models)
+from mmemanet.analysis import build_target, count_parameters, measure_complexity, measure_detector_complexity
+from mmemanet.analysis.build import resize_shape
+from tool_modules import ROOT
+
+VOC_CONFIGS = ('configs/faster_rcnn_r50_voc.py', 'configs/faster_rcnn_emanet50_voc.py')
+
+
+def test_detector_test_size_comes_from_its_test_pipeline():
+    assert resize_shape(Config.fromfile(osp.join(ROOT, VOC_CONFIGS[0]))) == (3, 600, 1000)
+    assert build_target('faster_rcnn_r50').input_shape == (3, 800, 1333)
+
+
+def test_whole_detector_is_counted_on_the_padded_input():
+    """Image 100 x 150 -> the data preprocessor pads to 128 x 160 (size divisor 32); the whole detector's
+    parameters; more MACs than its backbone alone on that input (neck, RPN and RoI head)."""
+    detector = build_target('faster_rcnn_emca_eca50').model
+    report = measure_detector_complexity(detector, (3, 100, 150))
+    assert report.input_shape == (1, 3, 128, 160)
+    assert report.params_true == count_parameters(detector)['true']
+    backbone = measure_complexity(detector.backbone, report.input_shape)
+    assert report.macs > 1.2 * backbone.macs > 0
+
+
+def test_tool_prints_the_paper_figures_next_to_the_voc_detectors():
+    result = subprocess.run([sys.executable, 'tools/analysis/complexity.py', *VOC_CONFIGS, '--shape', '1', '3', '96', '96'],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith('configs/')]
+    assert [r[0] for r in rows] == list(VOC_CONFIGS)
+    assert [(r[1], r[5], r[7]) for r in rows] == [('3x96x96', '28.470', '317.980'), ('3x96x96', '26.130', '268.570')]
+    resnet_params, emanet_params = (int(r[2].replace(',', '')) for r in rows)
+    assert resnet_params > emanet_params > 35_000_000  # whole detectors (the backbones alone are ~23 M / ~21 M)
