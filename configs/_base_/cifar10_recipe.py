@@ -8,12 +8,14 @@ _base_ = [
     'mmpretrain::_base_/datasets/cifar10_bs16.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
-# importing mmemanet also registers LocalCIFAR10 (below)
+# importing mmemanet also registers CheckedCIFAR10 and LocalCIFAR10 (below)
 custom_imports = dict(imports=['mmemanet'], allow_failed_imports=False)
 
-# Data: the stock type='CIFAR10' of the base reads data/cifar10/cifar-10-batches-py, checks the md5
-# sums of the official files and downloads them when missing or different. Any other data in the
-# same format (a subset, the synthetic set of tools/make_small_datasets.py) fails that check: use
+# Data: CheckedCIFAR10 is the stock type='CIFAR10' of the base (reads data/cifar10/cifar-10-batches-py,
+# checks the md5 sums of the official files, downloads them when missing) whose failures (offline
+# machine, files of another CIFAR-10 copy) are one line naming the folder, the layout and the official
+# archive. Any other data in the same format (a subset, the synthetic set of
+# tools/make_small_datasets.py) fails the md5 check: use
 #   --cfg-options train_dataloader.dataset.type=LocalCIFAR10
 #       val_dataloader.dataset.type=LocalCIFAR10 test_dataloader.dataset.type=LocalCIFAR10
 #       (+ <split>_dataloader.dataset.data_root=<folder holding cifar-10-batches-py>)
@@ -21,7 +23,8 @@ custom_imports = dict(imports=['mmemanet'], allow_failed_imports=False)
 
 model = dict(
     type='ImageClassifier',
-    backbone=dict(stem='cifar', out_indices=(3, )),
+    backbone=dict(stem='cifar', out_indices=(3, ),
+                  zero_init_residual=False),  # the papers' initialisation (mmpretrain's default: True)
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',
@@ -31,8 +34,8 @@ model = dict(
 
 # batch 120 in total: 120 on one GPU; with N GPUs pass
 # --cfg-options train_dataloader.batch_size=$((120 / N))
-train_dataloader = dict(batch_size=120, num_workers=4)
-val_dataloader = dict(batch_size=100, num_workers=4)
+train_dataloader = dict(batch_size=120, num_workers=4, dataset=dict(type='CheckedCIFAR10'))
+val_dataloader = dict(batch_size=100, num_workers=4, dataset=dict(type='CheckedCIFAR10'))
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(

@@ -9,7 +9,8 @@ custom_imports = dict(imports=['mmemanet'], allow_failed_imports=False)
 
 model = dict(
     type='ImageClassifier',
-    backbone=dict(stem='imagenet', out_indices=(3, )),
+    backbone=dict(stem='imagenet', out_indices=(3, ),
+                  zero_init_residual=False),  # the papers' initialisation (mmpretrain's default: True)
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',

@@ -10,7 +10,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from .checkpoint_compat import check_state_dict_fits, model_state_of
+from ..state_dicts import model_state_of
+from .checkpoint_compat import check_state_dict_fits
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -12,26 +12,29 @@ class EMANet(AttnResNet):
 
     Depth 50 / 101 are the published networks: MA replaces the 3x3 conv of every Bottleneck and
     carries its stride. Depth 18 / 34 (ours, an extension) put MA in place of the first 3x3 conv
-    of each BasicBlock. The published model uses the CIFAR stem; ``stem='imagenet'`` gives the
-    7x7/2 + max-pool stem for ImageNet-size inputs and detection.
+    of each BasicBlock. The published model uses the CIFAR stem (``stem='cifar'``, as the CIFAR configs
+    set); the default ``stem='imagenet'`` gives the 7x7/2 + max-pool stem for ImageNet-size inputs and
+    detection, so a stock mmdet / mmpretrain ResNet config takes ``type='EMANet'`` as it is.
 
     Args:
         groups: MA branch groups, one tuple for every stage or one tuple per stage.
         kernels: MA branch kernels (same length as each groups tuple).
         ma_impl: ``'fused'`` (fast, default) or ``'reference'`` (per-branch formulation); both
             hold the same parameters and compute the same function.
+        zero_init_residual: False by default (the paper's initialisation).
         **kwargs: everything :class:`AttnResNet` takes (depth, out_indices, frozen_stages, ...).
 
-    Shapes: as :class:`AttnResNet`; e.g. depth 50, CIFAR stem, [B, 3, 32, 32] ->
+    Shapes: as :class:`AttnResNet`; e.g. depth 50, ``stem='cifar'``, [B, 3, 32, 32] ->
     ([B, 2048, 4, 4],) with the default ``out_indices=(3,)``.
     """
 
     def __init__(self,
                  depth: int = 50,
-                 stem: str = 'cifar',
+                 stem: str = 'imagenet',
                  groups: Sequence = (1, 4, 8, 16),
                  kernels: Sequence[int] = (3, 5, 7, 9),
                  ma_impl: str = 'fused',
+                 zero_init_residual: bool = False,
                  **kwargs):
         if 'mixer' in kwargs:
             raise ValueError('EMANet sets mixer= itself; use groups=, kernels= and ma_impl=')
@@ -39,4 +42,4 @@ class EMANet(AttnResNet):
             else [tuple(groups)] * kwargs.get('num_stages', 4)
         mixer = [dict(type='MixtureAttention', kernels=tuple(kernels), groups=g, impl=ma_impl)
                  for g in stage_groups]
-        super().__init__(depth=depth, stem=stem, mixer=mixer, **kwargs)
+        super().__init__(depth=depth, stem=stem, mixer=mixer, zero_init_residual=zero_init_residual, **kwargs)

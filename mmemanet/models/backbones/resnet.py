@@ -2,23 +2,30 @@
 
 ``AttnResNet`` is the whole hierarchy; ``EMANet`` and ``EMCAResNet`` are thin configurations of it
 (see ``emanet.py`` and ``emca_resnet.py``), and the dense SE / ECA / SRM / FcaNet / PSA baselines
-of both papers are ``AttnResNet`` with ``attention=`` or ``mixer=`` set.
+of both papers are ``AttnResNet`` with ``attention=`` or ``mixer=`` set. Without attention it is the
+same module as mmdet 3.3's ``ResNet`` / ``ResNetV1d`` and mmpretrain 1.2's ``ResNet`` / ``ResNetV1c`` /
+``ResNetV1d`` / ``ResNet_CIFAR`` (same arguments, state-dict keys and function), so their configs take
+it by changing ``type`` and their checkpoints (and torchvision's) load into it.
 """
 import math
-from typing import List, Optional, Sequence, Union
+import warnings
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import build_conv_layer, build_norm_layer
+from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
+from mmengine.registry import DefaultScope
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ...engine.checkpoint_compat import report_pretrained_init
 from ...registry import register_backbone
-from ..layers import EMCA
+from ...state_dicts import report_pretrained_init
 from .blocks import BasicBlock, Bottleneck
 
 PerStage = Union[None, dict, Sequence[Optional[dict]]]
+
+#: the two state-dict layouts of a deep stem / an avg_down shortcut (see ``key_layout``)
+KEY_LAYOUTS = ('mmdet', 'mmpretrain')
 
 
 def per_stage(value: PerStage, num_stages: int, name: str) -> List[Optional[dict]]:
@@ -47,23 +54,44 @@ def reference_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def pretrained_cfg_of(init_cfg) -> Optional[dict]:
+    """The ``type='Pretrained'`` entry of an ``init_cfg`` given as a dict or a list, else None."""
+    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    return next((c for c in cfgs if isinstance(c, dict) and c.get('type') == 'Pretrained'), None)
+
+
+def _current_codebase_layout() -> str:
+    """'mmdet' while the mmdet scope is the default one (an mmdet Runner or tool), else 'mmpretrain'."""
+    scope = DefaultScope.get_current_instance()
+    return 'mmdet' if scope is not None and scope.scope_name == 'mmdet' else 'mmpretrain'
+
+
 @register_backbone
 class AttnResNet(BaseModule):
     """ResNet (depth 18/34/50/101/152) with optional attention, for classification and detection.
 
-    Args:
-        depth: 18 or 34 (BasicBlock), 50, 101 or 152 (Bottleneck).
-        stem: ``'imagenet'`` (7x7/2 conv + 3x3/2 max-pool) or ``'cifar'`` (3x3/1 conv, no pool).
+    Takes every argument of mmdet 3.3's ``ResNet`` and mmpretrain 1.2's ``ResNet`` family with the same
+    meaning: ``stem_channels``, ``base_channels``, ``expansion``, ``num_stages``, ``strides``,
+    ``dilations``, ``out_indices``, ``style`` ('pytorch' | 'caffe'), ``deep_stem``, ``avg_down``,
+    ``frozen_stages``, ``conv_cfg``, ``norm_cfg``, ``norm_eval``, ``dcn`` + ``stage_with_dcn``,
+    ``plugins``, ``with_cp``, ``zero_init_residual``, ``drop_path_rate``, ``pretrained`` (deprecated)
+    and ``init_cfg`` (a dict or a list), plus mmseg's ``contract_dilation``. Where the two codebases'
+    defaults differ (``out_indices``, ``norm_eval``) mmpretrain's are kept; stock configs set both.
+
+    Args (this package's own):
+        stem: ``'imagenet'`` (7x7/2 conv + 3x3/2 max-pool, or three 3x3 convs with ``deep_stem``) or
+            ``'cifar'`` (3x3/1 conv, no pool: mmpretrain's ``ResNet_CIFAR``).
         mixer: module that replaces each block's 3x3 conv (one dict, or one per stage).
         attention: channel gate after the last norm of every block (one dict, or one per stage).
-        emca: EMCA settings (see :class:`EMCAResNet`); None for none.
-        plugins: mmdet-style ``dict(cfg=..., stages=(bool,)*4, position=...)`` list, both blocks.
-        out_indices, frozen_stages, norm_eval, norm_cfg, conv_cfg, with_cp, zero_init_residual,
-        init_cfg: as in mmdet's / mmpretrain's ResNet. With ``init_cfg=None`` the reference
-            initialisation (:func:`reference_init`) is used.
+        key_layout: ``'mmdet'`` | ``'mmpretrain'``: the two codebases name a deep stem
+            (``stem.0`` / ``stem.0.conv``) and an ``avg_down`` shortcut of a stride-1 block differently.
+            None: mmdet's while the mmdet scope is the default one, else mmpretrain's. Checkpoints of
+            either layout load into either (keys translated on load).
+        init_cfg: with ``init_cfg=None`` the papers' reference initialisation (:func:`reference_init`).
 
     Shapes: [B, in_channels, H, W] -> tuple of [B, C_i, H / s_i, W / s_i] for i in ``out_indices``
-    with C_i = 64 * 2**i * expansion and s_i = 4 * 2**i (ImageNet stem) or 2**i (CIFAR stem).
+    with C_i = base_channels * 2**i * expansion and s_i = 4 * 2**i (ImageNet stem) or 2**i (CIFAR
+    stem) with the default strides.
     """
 
     arch_settings = {
@@ -78,113 +106,166 @@ class AttnResNet(BaseModule):
     def __init__(self,
                  depth: int,
                  in_channels: int = 3,
-                 stem: str = 'imagenet',
+                 stem_channels: Optional[int] = None,
                  base_channels: int = 64,
+                 expansion: Optional[int] = None,
                  num_stages: int = 4,
                  strides: Sequence[int] = (1, 2, 2, 2),
+                 dilations: Optional[Sequence[int]] = None,
                  out_indices: Sequence[int] = (3, ),
+                 style: str = 'pytorch',
+                 stem: str = 'imagenet',
+                 deep_stem: bool = False,
+                 avg_down: bool = False,
+                 contract_dilation: bool = False,
                  frozen_stages: int = -1,
                  mixer: PerStage = None,
                  attention: PerStage = None,
-                 emca: Optional[dict] = None,
+                 dcn: Optional[dict] = None,
+                 stage_with_dcn: Sequence[bool] = (False, False, False, False),
                  plugins: Optional[Sequence[dict]] = None,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  norm_eval: bool = False,
                  with_cp: bool = False,
-                 zero_init_residual: bool = False,
+                 zero_init_residual: bool = True,
+                 drop_path_rate: float = 0.0,
+                 key_layout: Optional[str] = None,
+                 pretrained: Optional[str] = None,
                  init_cfg=None):
+        if pretrained is not None:
+            if not isinstance(pretrained, str):
+                raise TypeError(f'pretrained={pretrained!r} must be a checkpoint path/URL string or None')
+            if init_cfg:
+                raise ValueError(f'pretrained={pretrained!r} and init_cfg={init_cfg} were both given; '
+                                 "give only init_cfg=dict(type='Pretrained', checkpoint=...)")
+            warnings.warn('DeprecationWarning: pretrained is deprecated, please use "init_cfg" instead')
+            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
         super().__init__(init_cfg=init_cfg)
-        if depth not in self.arch_settings:
-            raise ValueError(f'depth={depth} is not supported; valid depths are '
-                             f'{sorted(self.arch_settings)}')
-        if stem not in self.stems:
-            raise ValueError(f'stem={stem!r}; valid stems are {list(self.stems)}')
-        if not 1 <= num_stages <= 4 or len(strides) != num_stages:
-            raise ValueError(f'num_stages={num_stages} with strides={tuple(strides)}: need '
-                             '1 <= num_stages <= 4 and one stride per stage')
-        if any(not 0 <= i < num_stages for i in out_indices):
-            raise ValueError(f'out_indices={tuple(out_indices)} must lie in [0, {num_stages})')
-        if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(f'frozen_stages={frozen_stages} must lie in [-1, {num_stages}]')
+        dilations = (1, ) * num_stages if dilations is None else dilations  # (1, 1, 1, 1) for 4 stages
+        self._check_options(depth, stem, style, num_stages, strides, dilations, out_indices,
+                            frozen_stages, deep_stem, dcn, stage_with_dcn, key_layout)
         self.depth = depth
-        self.stem = stem
+        self.stem_type = stem
+        self.deep_stem = deep_stem
+        self.avg_down = avg_down
+        self.style = style
+        self.strides = tuple(strides)
+        self.dilations = tuple(dilations)
         self.out_indices = tuple(out_indices)
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.zero_init_residual = zero_init_residual
-        self.block, stage_blocks = self.arch_settings[depth]
-        self.stage_blocks = stage_blocks[:num_stages]
+        self.conv_cfg, self.norm_cfg = conv_cfg, norm_cfg
+        self.key_layout = key_layout or _current_codebase_layout()
+        self.block, arch_blocks = self.arch_settings[depth]
+        self.stage_blocks = arch_blocks[:num_stages]
+        self.expansion = self.block.default_expansion if expansion is None else expansion
+        self.base_channels = base_channels
+        self.stem_channels = base_channels if stem_channels is None else stem_channels
         mixers = per_stage(mixer, num_stages, 'mixer')
         attentions = per_stage(attention, num_stages, 'attention')
-        self.base_channels = base_channels
-        self._parse_emca(emca)
+        # mmpretrain: stochastic depth rising linearly over the blocks of the whole architecture
+        drop_path_rates = torch.linspace(0, drop_path_rate, sum(arch_blocks)).tolist()
 
-        self._make_stem(in_channels, base_channels, conv_cfg, norm_cfg)
+        self._make_stem(in_channels)
         self.res_layers = []
         self.feat_channels = []
-        inplanes = base_channels
+        inplanes = self.stem_channels
         for i, num_blocks in enumerate(self.stage_blocks):
             planes = base_channels * 2**i
-            out_channels = planes * self.block.expansion
-            stage_plugins = self._stage_plugins(plugins, i)
+            out_channels = planes * self.expansion
+            dilation = dilations[i]
             blocks = []
             for j in range(num_blocks):
                 stride = strides[i] if j == 0 else 1
-                downsample = None
-                if stride != 1 or inplanes != out_channels:
-                    downsample = nn.Sequential(
-                        build_conv_layer(conv_cfg, inplanes, out_channels, 1, stride=stride,
-                                         bias=False),
-                        build_norm_layer(norm_cfg, out_channels)[1])
+                block_dilation = dilation // 2 if contract_dilation and dilation > 1 and j == 0 else dilation
                 blocks.append(self.block(
-                    inplanes, planes, stride=stride, downsample=downsample, mixer=mixers[i],
-                    attention=self._block_attention(attentions[i], i, j), plugins=stage_plugins,
+                    inplanes, planes, stride=stride, dilation=block_dilation, expansion=self.expansion,
+                    style=style, downsample=self._make_downsample(inplanes, out_channels, stride),
+                    mixer=mixers[i], attention=self._block_attention(attentions[i], i, j),
+                    dcn=dcn if dcn is not None and stage_with_dcn[i] else None,
+                    plugins=self._stage_plugins(plugins, i), drop_path_rate=drop_path_rates.pop(0),
                     with_cp=with_cp, conv_cfg=conv_cfg, norm_cfg=norm_cfg))
                 inplanes = out_channels
             name = f'layer{i + 1}'
             self.add_module(name, nn.Sequential(*blocks))
             self.res_layers.append(name)
             self.feat_channels.append(out_channels)
-        # which block outputs are pooled for EMCA, and which of them each stage's gates receive
-        self.stage_taps = [self.tap_sources(i) for i in range(num_stages)]
-        self.tapped_blocks = {src for taps in self.stage_taps for src in taps}
-        # the EMCA gate whose host squeeze pools the tapped blocks (all gates share a host), found once
-        self._tap_gate = next((name for name, m in self.named_modules()
-                               if isinstance(m, EMCA) and len(m.tap_channels) > 0), None)
+        self.feat_dim = self.feat_channels[-1]
+        self._layout_units = self._other_layout_units()
+        self._register_load_state_dict_pre_hook(AttnResNet._translate_layout, with_module=True)
         self._freeze_stages()
 
     # ----------------------------------------------------------------- construction helpers
-    def _parse_emca(self, emca):
-        """Split ``emca`` into the routing options (kept here) and the EMCA module options."""
-        self.emca_cfg = None
-        if emca is None:
-            return
-        emca = dict(emca)
-        self.emca_where = emca.pop('where', 'first')
-        self.emca_prev_stages = emca.pop('prev_stages', 1)
-        self.emca_prev_blocks = emca.pop('prev_blocks', 'all')
-        self.emca_tap = emca.pop('tap', 'output')
-        options = dict(where=(self.emca_where, ('first', 'every')),
-                       prev_stages=(self.emca_prev_stages, (0, 1, 'all')),
-                       prev_blocks=(self.emca_prev_blocks, (0, 1, 'all')),
-                       tap=(self.emca_tap, ('output', 'residual')))
-        for key, (value, valid) in options.items():
-            if value not in valid:
-                raise ValueError(f'emca {key}={value!r}; valid values are {list(valid)}')
-        self.emca_cfg = emca
+    def _check_options(self, depth, stem, style, num_stages, strides, dilations, out_indices,
+                       frozen_stages, deep_stem, dcn, stage_with_dcn, key_layout):
+        """One-line errors for settings that cannot work, before anything is built."""
+        if depth not in self.arch_settings:
+            raise ValueError(f'depth={depth} is not supported; valid depths are '
+                             f'{sorted(self.arch_settings)}')
+        if stem not in self.stems:
+            raise ValueError(f'stem={stem!r}; valid stems are {list(self.stems)}')
+        if style not in ('pytorch', 'caffe'):
+            raise ValueError(f"style={style!r}; valid styles are ['pytorch', 'caffe']")
+        if not 1 <= num_stages <= 4 or len(strides) != num_stages or len(dilations) != num_stages:
+            raise ValueError(f'num_stages={num_stages} with strides={tuple(strides)} and dilations='
+                             f'{tuple(dilations)}: need 1 <= num_stages <= 4 and one stride and one '
+                             'dilation per stage')
+        if any(not 0 <= i < num_stages for i in out_indices):
+            raise ValueError(f'out_indices={tuple(out_indices)} must lie in [0, {num_stages})')
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'frozen_stages={frozen_stages} must lie in [-1, {num_stages}]')
+        if deep_stem and stem == 'cifar':
+            raise ValueError("deep_stem=True cannot combine with stem='cifar' (as in mmpretrain's "
+                             "ResNet_CIFAR); use stem='imagenet' for a deep stem")
+        if dcn is not None and len(stage_with_dcn) != num_stages:
+            raise ValueError(f'stage_with_dcn={tuple(stage_with_dcn)} needs one flag per stage '
+                             f'(num_stages={num_stages})')
+        if key_layout not in (None, ) + KEY_LAYOUTS:
+            raise ValueError(f'key_layout={key_layout!r}; valid values are {[None, *KEY_LAYOUTS]}')
 
-    def _make_stem(self, in_channels, base_channels, conv_cfg, norm_cfg):
-        if self.stem == 'imagenet':
-            self.conv1 = build_conv_layer(conv_cfg, in_channels, base_channels, 7, stride=2,
-                                          padding=3, bias=False)
-            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+    def _make_stem(self, in_channels):
+        channels, conv_cfg, norm_cfg = self.stem_channels, self.conv_cfg, self.norm_cfg
+        if self.deep_stem:
+            specs = [(in_channels, channels // 2, 2), (channels // 2, channels // 2, 1),
+                     (channels // 2, channels, 1)]
+            if self.key_layout == 'mmpretrain':  # ConvModule: stem.0.conv, stem.0.bn, ...
+                layers = [ConvModule(cin, cout, 3, stride=s, padding=1, conv_cfg=conv_cfg,
+                                     norm_cfg=norm_cfg, inplace=True) for cin, cout, s in specs]
+            else:  # mmdet: stem.0 (conv), stem.1 (norm), stem.2 (ReLU), stem.3, ...
+                layers = []
+                for cin, cout, s in specs:
+                    layers += [build_conv_layer(conv_cfg, cin, cout, 3, stride=s, padding=1, bias=False),
+                               build_norm_layer(norm_cfg, cout)[1], nn.ReLU(inplace=True)]
+            self.stem = nn.Sequential(*layers)
         else:
-            self.conv1 = build_conv_layer(conv_cfg, in_channels, base_channels, 3, stride=1,
-                                          padding=1, bias=False)
-            self.maxpool = nn.Identity()
-        self.bn1 = build_norm_layer(norm_cfg, base_channels)[1]
-        self.relu = nn.ReLU(inplace=True)
+            kernel, stride = (7, 2) if self.stem_type == 'imagenet' else (3, 1)
+            self.conv1 = build_conv_layer(conv_cfg, in_channels, channels, kernel, stride=stride,
+                                          padding=kernel // 2, bias=False)
+            self.norm1_name, norm1 = build_norm_layer(norm_cfg, channels, postfix=1)
+            self.add_module(self.norm1_name, norm1)
+            self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1) if self.stem_type == 'imagenet' else nn.Identity()
+
+    @property
+    def norm1(self) -> nn.Module:
+        """The stem's norm (``bn1`` for BN) when the stem is a single conv."""
+        return getattr(self, self.norm1_name)
+
+    def _make_downsample(self, in_channels, out_channels, stride) -> Optional[nn.Module]:
+        """The projection shortcut: 1x1 conv + norm, after an average pool with ``avg_down``."""
+        if stride == 1 and in_channels == out_channels:
+            return None
+        layers = []
+        # mmdet puts the pool in even for stride 1 (a no-op that shifts the keys); mmpretrain does not
+        if self.avg_down and (stride != 1 or self.key_layout == 'mmdet'):
+            layers.append(nn.AvgPool2d(stride, stride=stride, ceil_mode=True, count_include_pad=False))
+        conv_stride = 1 if self.avg_down else stride
+        layers += [build_conv_layer(self.conv_cfg, in_channels, out_channels, 1, stride=conv_stride,
+                                    bias=False),
+                   build_norm_layer(self.norm_cfg, out_channels)[1]]
+        return nn.Sequential(*layers)
 
     def _stage_plugins(self, plugins, stage_idx):
         """mmdet's ``make_stage_plugins``: the plugins whose ``stages`` flag this stage."""
@@ -198,47 +279,73 @@ class AttnResNet(BaseModule):
                 selected.append(plugin)
         return selected
 
-    def _block_attention(self, attention, stage_idx, block_idx):
-        """The gate of block ``block_idx`` of stage ``stage_idx`` (dense gate, or EMCA)."""
-        if self.emca_cfg is None:
-            return attention
-        if attention is not None:
-            raise ValueError('give either attention= (a dense gate) or emca=, not both')
-        if self.emca_where == 'first' and block_idx > 0:
-            return None
-        channels = [self._stage_out_channels(s) for s, _ in self.tap_sources(stage_idx)]
-        return dict(self.emca_cfg, type='EMCA', tap_channels=channels)
+    def _block_attention(self, attention: Optional[dict], stage_idx: int, block_idx: int):
+        """The gate config of block ``block_idx`` of stage ``stage_idx`` (EMCAResNet routes its own)."""
+        return attention
 
-    def _stage_out_channels(self, stage_idx):
-        return self.base_channels * 2**stage_idx * self.block.expansion
+    def _stage_out_channels(self, stage_idx: int) -> int:
+        return self.base_channels * 2**stage_idx * self.expansion
 
-    def tap_sources(self, stage_idx: int):
-        """(stage, block) pairs whose outputs feed the EMCA gates of ``stage_idx``.
+    # ----------------------------------------------------------------- the two key layouts
+    def _other_layout_units(self) -> Dict[str, Dict[str, str]]:
+        """Where the two layouts differ: unit prefix (the deep stem, a stride-1 ``avg_down`` shortcut)
+        -> {the other codebase's module prefix: this model's}."""
+        units = {}
+        if self.deep_stem:
+            # ConvModule names its norm by abbreviation ('bn', 'gn', ...)
+            norm_abbr = build_norm_layer(self.norm_cfg, self.stem_channels // 2)[0]
+            mmdet_names = [f'stem.{i}.' for k in range(3) for i in (3 * k, 3 * k + 1)]
+            mmpretrain_names = [f'stem.{k}.{part}.' for k in range(3) for part in ('conv', norm_abbr)]
+            other, own = ((mmpretrain_names, mmdet_names) if self.key_layout == 'mmdet'
+                          else (mmdet_names, mmpretrain_names))
+            units['stem.'] = dict(zip(other, own))
+        if self.avg_down:
+            for name in self.res_layers:
+                for j, block in enumerate(getattr(self, name)):
+                    if block.downsample is not None and block.stride == 1:
+                        unit = f'{name}.{j}.downsample.'
+                        mmdet_names, mmpretrain_names = (f'{unit}1.', f'{unit}2.'), (f'{unit}0.', f'{unit}1.')
+                        other, own = ((mmpretrain_names, mmdet_names) if self.key_layout == 'mmdet'
+                                      else (mmdet_names, mmpretrain_names))
+                        units[unit] = dict(zip(other, own))
+        return units
 
-        ``prev_stages``: 0, 1 or 'all' preceding stages (S); ``prev_blocks``: 0, 1 (the last
-        block) or 'all' blocks of each such stage (N').
-        """
-        if self.emca_cfg is None:
-            return []
-        prev_stages, prev_blocks = self.emca_prev_stages, self.emca_prev_blocks
-        first = 0 if prev_stages == 'all' else stage_idx - prev_stages
-        sources = []
-        for s in range(max(first, 0), stage_idx):
-            n = self.stage_blocks[s]
-            blocks = range(n) if prev_blocks == 'all' else range(n - prev_blocks, n)
-            sources.extend((s, b) for b in blocks)
-        return sources
+    def adapt_state_dict(self, state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """``state`` (this model's key names, no prefix) with the parts written in the other codebase's
+        layout renamed to this model's. A part counts as the other layout when it holds a key this model
+        does not have (the names alone are ambiguous: mmpretrain's ``downsample.1`` is a norm, mmdet's a
+        conv)."""
+        own = self.state_dict().keys()
+        renames = {}
+        for unit, aliases in self._layout_units.items():
+            unit_keys = [k for k in state if k.startswith(unit)]
+            if all(k in own for k in unit_keys):
+                continue
+            for key in unit_keys:
+                other = next((o for o in aliases if key.startswith(o)), None)
+                if other is not None:
+                    renames[key] = aliases[other] + key[len(other):]
+        if not renames:
+            return state
+        return {renames.get(k, k): v for k, v in state.items()}
+
+    def _translate_layout(self, state_dict, prefix, *args):
+        """Load-time pre-hook: rename the other layout's keys to this model's (see ``adapt_state_dict``)."""
+        if not self._layout_units:
+            return
+        mine = {k[len(prefix):]: state_dict.pop(k) for k in [k for k in state_dict if k.startswith(prefix)]}
+        state_dict.update({prefix + k: v for k, v in self.adapt_state_dict(mine).items()})
 
     # ----------------------------------------------------------------- init / train mode
     def init_weights(self):
-        pretrained = isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'
+        pretrained = pretrained_cfg_of(self.init_cfg)
         if self.init_cfg is None:
             reference_init(self)
         first_init = not self.is_init
         super().init_weights()
         if pretrained and first_init:  # one log line: what the checkpoint filled, what it did not
-            report_pretrained_init(self, self.init_cfg)
-        if self.zero_init_residual and not pretrained:
+            report_pretrained_init(self, pretrained, adapt=self.adapt_state_dict)
+        if self.zero_init_residual and not pretrained and first_init:
             for m in self.modules():
                 if isinstance(m, (BasicBlock, Bottleneck)):
                     nn.init.zeros_(m.last_norm.weight)
@@ -246,7 +353,7 @@ class AttnResNet(BaseModule):
     def _freeze_stages(self):
         modules = []
         if self.frozen_stages >= 0:
-            modules += [self.conv1, self.bn1]
+            modules += [self.stem] if self.deep_stem else [self.conv1, self.norm1]
         modules += [getattr(self, f'layer{i}') for i in range(1, self.frozen_stages + 1)]
         for m in modules:
             m.eval()
@@ -263,18 +370,15 @@ class AttnResNet(BaseModule):
         return self
 
     # ----------------------------------------------------------------- forward
-    def forward(self, x: torch.Tensor):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        squeeze = self.get_submodule(self._tap_gate).squeeze if self._tap_gate else None
-        descriptors = {}
+    def _forward_stages(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """The output of every stage (EMCAResNet routes descriptors between the blocks here)."""
         outs = []
-        for i, name in enumerate(self.res_layers):
-            for j, block in enumerate(getattr(self, name)):
-                taps = [descriptors[src] for src in self.stage_taps[i]] if block.takes_taps else ()
-                x, branch = block(x, taps, return_branch=True)
-                if (i, j) in self.tapped_blocks:
-                    # pooled once here, reused by every later gate that taps this block
-                    descriptors[(i, j)] = squeeze(x if self.emca_tap == 'output' else branch)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        for name in self.res_layers:
+            x = getattr(self, name)(x)
+            outs.append(x)
+        return outs
+
+    def forward(self, x: torch.Tensor):
+        x = self.stem(x) if self.deep_stem else self.relu(self.norm1(self.conv1(x)))
+        outs = self._forward_stages(self.maxpool(x))
+        return tuple(outs[i] for i in self.out_indices)
