@@ -5,12 +5,13 @@ The config's ``default_scope`` decides the codebase, as in tools/train.py. The m
 (``Accuracy``, ``VOCMetric``, ``CocoMetric``, ...) are printed by the Runner's logger::
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl] [--show-dir DIR] \\
-        [--show] [--amp] [--cfg-options key=value ...]
+        [--show] [--interval N] [--amp] [--cfg-options key=value ...]
 
 ``--show-dir`` / ``--show`` draw the predictions with the codebase's own visualization hook, as
 the stock tools do: mmdet's ``DetVisualizationHook`` (boxes, masks above its ``score_thr``; a
-relative DIR lands under ``<work_dir>/<timestamp>/``, as with mmdet's tool) and mmpretrain's
-``VisualizationHook`` (class and score). ``--out`` dumps the raw predictions: mmdet's
+relative DIR lands under ``<work_dir>/<timestamp>/``, as with mmdet's tool; ground truth left,
+predictions right) and mmpretrain's ``VisualizationHook`` (class and score of every
+``--interval``-th sample). ``--out`` dumps the raw predictions: mmdet's
 ``DumpDetResults`` (masks RLE-encoded, ready for offline evaluation) or mmengine's ``DumpResults``.
 
 Distributed: ``tools/dist_test.sh CONFIG CHECKPOINT N [args]`` (gloo CPU processes without a GPU).
@@ -32,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                         'configs: relative to <work_dir>/<timestamp>/, as its tools/test.py)')
     parser.add_argument('--show', action='store_true', help='show the drawn predictions in a window')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds each window is shown')
+    parser.add_argument('--interval', type=int, default=1,
+                        help='mmpretrain configs: draw every INTERVAL-th sample (mmdet draws all)')
     parser.add_argument('--amp', action='store_true',
                         help='run the test loop under automatic mixed precision')
     add_common_args(parser)
@@ -61,7 +64,8 @@ def enable_visualization(cfg, args: argparse.Namespace) -> None:
         raise ValueError("--show-dir / --show need default_hooks.visualization in the config, e.g. "
                          "dict(type='VisualizationHook')")
     # mmpretrain's tools/test.py (merge_args)
-    hook.update(enable=True, show=args.show, wait_time=args.wait_time, out_dir=args.show_dir)
+    hook.update(enable=True, show=args.show, wait_time=args.wait_time, out_dir=args.show_dir,
+                interval=args.interval)
 
 
 def main(argv=None):
