@@ -10,6 +10,8 @@
    (Faster R-CNN + FPN, EMANet backbone initialised from step 2's classifier through
    ``Pretrained`` + ``prefix='backbone.'``): VOC mAP@0.5 (``VOCMetric``) and COCO bbox AP
    (``CocoMetric``, pycocotools) on the synthetic VOC2007 test split.
+4. ``tools/analysis/plot_curves.py``: the loss and learning-rate curves of both runs in one PNG
+   (``<work dir>/curves.png``), whose path is printed after the summary.
 
 Every step runs the real tools in a subprocess (logs under the work dir). The job prints the
 metrics, compares them with the thresholds below and exits with status 1 when one is not reached.
@@ -109,6 +111,10 @@ def main(argv=None):
                               [f'model.backbone.init_cfg.checkpoint={classifier}'])
     metrics.update(found)
     times['detector'] = time.time() - start
+    curves = osp.join(work_dir, 'curves.png')
+    run_tool(['tools/analysis/plot_curves.py', osp.join(work_dir, 'classifier'), osp.join(work_dir, 'detector'),
+              '--legend', 'classifier', 'detector', '--keys', 'loss', 'lr', '--out', curves],
+             osp.join(work_dir, 'curves.log'), env)
 
     print('\n==== mmemanet demo: results ====')
     for step, seconds in times.items():
@@ -122,6 +128,7 @@ def main(argv=None):
         print(f'{key:>24} = {value:8.4f}  {verdict}')
         if threshold is not None and value < threshold:
             failed.append(key)
+    print(f'{"curves":>12}: {curves}')
     missing = sorted(set(THRESHOLDS) - set(metrics))
     if failed or missing:
         sys.exit(f'demo: thresholds not reached: {failed}; metrics missing: {missing}')

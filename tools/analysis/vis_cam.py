@@ -71,9 +71,9 @@ class Classifier(NamedTuple):
 class StageOutput(torch.nn.Identity):
     """The output of a stage of :class:`AttnResNet`, as a module output that CAM hooks can see.
 
-    AttnResNet runs the blocks of a stage one by one (routing EMCA descriptors), so the stage's
-    ``nn.Sequential`` itself is never called. A forward hook on the stage's last block passes the
-    block's output through this identity module instead.
+    EMCAResNet runs the blocks of a stage one by one (routing EMCA descriptors between them), so the
+    stage's ``nn.Sequential`` is not called there; a forward hook on the stage's last block passes
+    the block's output (the stage's) through this identity module instead, in every AttnResNet.
     """
 
     def __init__(self, last_block: torch.nn.Module):
