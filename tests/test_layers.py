@@ -16,6 +16,7 @@ from mmemanet.analysis import count_parameters
 from mmemanet.models.layers import (EMCA, ECAGate, FcaGate, MixtureAttention, PSAModule, SEGate, SoftBAN,
                                     SRMGate)
 from mmemanet.models.layers.psa import branch_weights
+from reference_emanet import RefMA, ma_views
 
 REGISTERED = (MixtureAttention, PSAModule, SoftBAN, SEGate, ECAGate, SRMGate, FcaGate, EMCA)
 GATES = {'se': SEGate, 'eca': ECAGate, 'srm': SRMGate}
@@ -79,79 +80,24 @@ HAND = {'se': (lambda x: x.mean((2, 3)), se_logits),
 
 
 # --------------------------------------------------------------------------------------------------
-# An independent per-branch MA, written from ma-emanet.md with plain modules (reference key layout).
+# MA against the independent per-branch formulation (tests/reference_emanet.py, reference key layout).
 # --------------------------------------------------------------------------------------------------
-class Residual(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return x + self.fn(x)
-
-
-class PerBranchMA(nn.Module):
-    """Four separate branch Sequentials ``conv_1..conv_4``, each with its own BNs and SoftBAN, one SE."""
-
-    def __init__(self, in_channels, p, stride=1, kernels=(3, 5, 7, 9), groups=(1, 4, 8, 16)):
-        super().__init__()
-        c = p // 4
-        for i, (k, g) in enumerate(zip(kernels, groups), start=1):
-            self.add_module(f'conv_{i}', nn.Sequential(
-                nn.Conv2d(in_channels, c, k, stride=stride, padding=k // 2, groups=g, bias=False),
-                nn.GELU(),
-                nn.BatchNorm2d(c),
-                nn.Sequential(
-                    Residual(nn.Sequential(nn.Conv2d(c, c, 9, padding=4, groups=c), nn.GELU(), nn.BatchNorm2d(c))),
-                    Residual(nn.Sequential(SoftBAN(c), nn.Conv2d(c, c, 1), nn.GELU(), nn.BatchNorm2d(c))))))
-        self.se = nn.Module()
-        self.se.fc = nn.Sequential(nn.Conv2d(c, c // 16, 1), nn.ReLU(), nn.Conv2d(c // 16, c, 1))
-
-    def forward(self, x):
-        feats = [getattr(self, f'conv_{i}')(x) for i in range(1, 5)]
-        w = torch.stack([self.se.fc(f.mean((2, 3), keepdim=True)).sigmoid() for f in feats], dim=1)
-        w = w.softmax(dim=1)
-        y = [f * w[:, i] for i, f in enumerate(feats)]
-        return torch.cat(y[::-1], dim=1)
-
-
 def softban_channels(tensor, ch):
     """Channels ``ch`` of a SoftBAN state tensor: ``[1, C, 1, 1]`` parameters, ``[C]`` running statistics."""
     return tensor[:, ch] if tensor.dim() == 4 else tensor[ch]
 
 
-FUSED_NAME = {'2': 'bn1', '3.0.fn.0': 'dw_conv', '3.0.fn.2': 'bn2', '3.1.fn.0': 'softban', '3.1.fn.1': 'pw_conv',
-              '3.1.fn.3': 'bn3'}
-
-
-def fused_view(tensors, ref_key, c, n=4):
-    """The slice of MixtureAttention's ``tensors`` (name -> tensor) that holds reference key ``ref_key``,
-    following the mapping in MixtureAttention's docstring."""
-    if ref_key.startswith('se.'):
-        return tensors[ref_key]
-    branch, rest = ref_key.split('.', 1)
-    i = int(branch[len('conv_'):])
-    module, name = rest.rsplit('.', 1)
-    if module == '0':
-        return tensors[f'branch_convs.{i - 1}.{name}']
-    fused = tensors[f'{FUSED_NAME[module]}.{name}']
-    if name == 'num_batches_tracked':
-        return fused
-    ch = slice((n - i) * c, (n - i + 1) * c)
-    return softban_channels(fused, ch) if module == '3.1.fn.0' else fused[ch]
-
-
 def copy_into_ma(ref, ma):
-    c = ma.bn1.num_features // 4
-    target = ma.state_dict()
+    target = ma_views(ma.state_dict())
     with torch.no_grad():
         for key, value in ref.state_dict().items():
-            fused_view(target, key, c).copy_(value)
+            target[key].copy_(value)
 
 
-def assert_same_tensors(ref_tensors, ma_tensors, c):
+def assert_same_tensors(ref_tensors, ma_tensors):
+    views = ma_views(ma_tensors)
     for key, value in ref_tensors.items():
-        torch.testing.assert_close(fused_view(ma_tensors, key, c), value, msg=key)
+        torch.testing.assert_close(views[key], value, msg=key)
 
 
 @pytest.mark.parametrize('impl', MixtureAttention.IMPLS)
@@ -160,10 +106,9 @@ def test_ma_equals_independent_per_branch_formulation(impl, in_channels, p, stri
     torch.manual_seed(0)
     # float64: the two formulations sum in different orders, and float32 round-off in gradients summed
     # over many positions would hide a real difference behind loose tolerances
-    ref = randomize_(PerBranchMA(in_channels, p, stride)).double()
+    ref = randomize_(RefMA(in_channels, p, stride)).double()
     ma = MixtureAttention(in_channels, p, stride=stride, impl=impl).double()
     copy_into_ma(ref, ma)
-    c = p // 4
     x = torch.randn(3, in_channels, 10, 10, dtype=torch.float64)
 
     for training in (True, False):
@@ -178,11 +123,11 @@ def test_ma_equals_independent_per_branch_formulation(impl, in_channels, p, stri
         y_ma.backward(grad_out)
         torch.testing.assert_close(x_ma.grad, x_ref.grad)
         assert_same_tensors({k: v.grad for k, v in ref.named_parameters()},
-                            {k: v.grad for k, v in ma.named_parameters()}, c)
+                            {k: v.grad for k, v in ma.named_parameters()})
         ref.zero_grad()
         ma.zero_grad()
         # running statistics and num_batches_tracked move (train) or stay (eval) exactly alike
-        assert_same_tensors(ref.state_dict(), ma.state_dict(), c)
+        assert_same_tensors(ref.state_dict(), ma.state_dict())
     assert int(ma.bn1.num_batches_tracked) == 4 and int(ma.softban.num_batches_tracked) == 4
 
 
@@ -225,7 +170,7 @@ def test_ma_parameter_counts_at_p64():
     assert n_params(ma.softban) == 4 * 64 == 256
     # per branch, c = 16: conv 64/g * 16 * k^2; BN 32; depthwise 16 * 81 + 16; BN 32; SoftBAN 64;
     # 1x1 16 * 16 + 16; BN 32  ->  64/g * 16 * k^2 + 1,744
-    per_branch = [n_params(getattr(PerBranchMA(64, 64), f'conv_{i}')) for i in range(1, 5)]
+    per_branch = [n_params(getattr(RefMA(64, 64), f'conv_{i}')) for i in range(1, 5)]
     assert per_branch == [10_960, 8_144, 8_016, 6_928]
     assert [64 // g * 16 * k * k + 1_744 for k, g in zip((3, 5, 7, 9), (1, 4, 8, 16))] == per_branch
     assert n_params(ma.se) == (16 * 1 + 1) + (1 * 16 + 16) == 49

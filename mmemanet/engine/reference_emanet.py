@@ -6,10 +6,9 @@ usually carry a ``module.`` prefix. Its layout (``reference-emanet50-keys.txt`` 
 from an mmpretrain ``ImageClassifier(EMANet + GlobalAveragePooling + LinearClsHead)`` in three ways:
 
 - backbone keys gain ``backbone.``, the classifier ``fc.*`` becomes ``head.fc.*``;
-- every MA module (``layerA.B.conv2``) keeps one ``nn.Sequential`` per branch (``conv_1`` ... ``conv_n``)
-  where :class:`~mmemanet.models.layers.MixtureAttention` stores the tensors after each branch's first
-  conv fused over the P channels in OUTPUT order: branch i fills channel block ``n - i`` (the module's
-  output is ``cat([y_n, ..., y_1])``), so branch 1 (k = 3) lands in the LAST block;
+- every MA module (``layerA.B.conv2``) keeps one ``nn.Sequential`` per branch (``conv_1`` ... ``conv_n``),
+  which :class:`~mmemanet.models.layers.MixtureAttention` stores fused (its table
+  :data:`~mmemanet.models.layers.mixture_attention.REFERENCE_BRANCH_PATHS`, used here);
 - the n ``num_batches_tracked`` counters of one fused norm become one (their maximum; all n are
   equal in a checkpoint of the reference training, and the counter only matters for
   ``momentum=None``).
@@ -22,41 +21,16 @@ count is refused with the offending keys listed.
 """
 import re
 from collections import OrderedDict
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, Optional
 
 import torch
 
-#: fused MixtureAttention tensor -> sub-path inside the reference branch ``conv_{i}``
-FUSED_TO_REFERENCE = OrderedDict([
-    ('bn1', '2'),              # Conv -> GELU -> BN
-    ('dw_conv', '3.0.fn.0'),   # spatial mixing: Residual(Conv9x9dw -> GELU -> BN)
-    ('bn2', '3.0.fn.2'),
-    ('softban', '3.1.fn.0'),   # channel mixing: Residual(SoftBAN -> Conv1x1 -> GELU -> BN)
-    ('pw_conv', '3.1.fn.1'),
-    ('bn3', '3.1.fn.3'),
-])
-#: SoftBAN's affine tensors are [1, C, 1, 1]: their channels are on dim 1
-SOFTBAN_AFFINE = ('weight', 'bias', 'weight_readjust', 'bias_readjust')
+from ..models.layers.mixture_attention import ReferencePiece, reference_pieces
+
 MAX_LISTED = 20
 
-_MA_KEY = re.compile(r'^backbone\.(?P<ma>layer\d+\.\d+\.conv2)\.(?P<part>branch_convs|se|'
-                     + '|'.join(FUSED_TO_REFERENCE) + r')\.(?P<rest>.+)$')
-
-
-class Piece(NamedTuple):
-    """Reference tensor ``reference_key`` fills block ``block`` of ``num_blocks`` along ``dim`` of
-    ``target_key`` (``num_blocks == 1``: the whole tensor)."""
-    reference_key: str
-    target_key: str
-    dim: int = 0
-    block: int = 0
-    num_blocks: int = 1
-
-    def target_view(self, tensor: torch.Tensor) -> torch.Tensor:
-        if self.num_blocks == 1 or tensor.dim() == 0:
-            return tensor
-        size = tensor.shape[self.dim] // self.num_blocks
-        return tensor.narrow(self.dim, self.block * size, size)
+#: a classifier key of an MA module: ``backbone.<layerA.B.conv2>.<key inside the MA>``
+_MA_KEY = re.compile(r'^backbone\.(?P<ma>layer\d+\.\d+\.conv2)\.(?P<key>(?P<part>[a-z_0-9]+)\..+)$')
 
 
 class ReferenceCheckpointError(ValueError):
@@ -69,35 +43,35 @@ def _listing(title: str, items: List[str]) -> str:
     return f'{title} ({len(items)}):\n  {shown}{more}'
 
 
-def _num_branches(target_keys) -> Dict[str, int]:
-    """MA module path (``layerA.B.conv2``) -> number of branches, from its ``branch_convs``."""
-    counts: Dict[str, int] = {}
-    for key in target_keys:
-        m = _MA_KEY.match(key)
-        if m and m['part'] == 'branch_convs' and m['rest'].endswith('.weight'):
-            counts[m['ma']] = counts.get(m['ma'], 0) + 1
-    return counts
-
-
-def reference_layout(target_state: Dict[str, torch.Tensor]) -> List[Piece]:
-    """Every (reference key -> part of a target key) assignment for an ``ImageClassifier`` with an
-    EMANet backbone and a ``LinearClsHead``; each target key is covered exactly once."""
-    branches = _num_branches(target_state)
-    pieces = []
+def _ma_modules(target_state: Dict[str, torch.Tensor]) -> Dict[str, Dict[str, torch.Tensor]]:
+    """MA module path (``layerA.B.conv2``) -> its state dict (keys inside the MA), for the MA modules
+    of ``target_state`` (those with ``branch_convs``)."""
+    modules: Dict[str, Dict[str, torch.Tensor]] = {}
     for key, tensor in target_state.items():
         m = _MA_KEY.match(key)
-        if m and m['part'] in FUSED_TO_REFERENCE:
-            n, sub, attr = branches[m['ma']], FUSED_TO_REFERENCE[m['part']], m['rest']
-            dim = 1 if m['part'] == 'softban' and attr in SOFTBAN_AFFINE else 0
-            for i in range(1, n + 1):
-                pieces.append(Piece(f"{m['ma']}.conv_{i}.{sub}.{attr}", key, dim, n - i, n))
-        elif m and m['part'] == 'branch_convs':
-            index, attr = m['rest'].split('.', 1)
-            pieces.append(Piece(f"{m['ma']}.conv_{int(index) + 1}.0.{attr}", key))
+        if m:
+            modules.setdefault(m['ma'], {})[m['key']] = tensor
+    return {ma: state for ma, state in modules.items() if any(k.startswith('branch_convs.') for k in state)}
+
+
+def reference_layout(target_state: Dict[str, torch.Tensor]) -> List[ReferencePiece]:
+    """Every (reference key -> part of a target key) assignment for an ``ImageClassifier`` with an
+    EMANet backbone and a ``LinearClsHead``; each target key is covered exactly once."""
+    mas = _ma_modules(target_state)
+    ma_pieces = {}
+    for ma, state in mas.items():
+        num_branches = sum(1 for k in state if k.startswith('branch_convs.') and k.endswith('.weight'))
+        for p in reference_pieces(state, num_branches):
+            ma_pieces.setdefault(f'backbone.{ma}.{p.key}', []).append(
+                p._replace(reference_key=f'{ma}.{p.reference_key}', key=f'backbone.{ma}.{p.key}'))
+    pieces = []
+    for key in target_state:
+        if key in ma_pieces:
+            pieces += ma_pieces[key]
         elif key.startswith('backbone.'):
-            pieces.append(Piece(key[len('backbone.'):], key))
+            pieces.append(ReferencePiece(key[len('backbone.'):], key))
         elif key.startswith('head.fc.'):
-            pieces.append(Piece(key[len('head.'):], key))
+            pieces.append(ReferencePiece(key[len('head.'):], key))
         else:
             raise ReferenceCheckpointError(
                 f'target model tensor {key} has no counterpart in the reference EMANet layout; '
@@ -113,7 +87,7 @@ def strip_data_parallel(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tenso
 
 
 def check_reference_state(reference: Dict[str, torch.Tensor], target_state: Dict[str, torch.Tensor],
-                          pieces: Optional[List[Piece]] = None) -> None:
+                          pieces: Optional[List[ReferencePiece]] = None) -> None:
     """Raise :class:`ReferenceCheckpointError` listing missing keys, extra keys and shape
     mismatches of ``reference`` (without ``module.``) against the layout of ``target_state``."""
     pieces = reference_layout(target_state) if pieces is None else pieces
@@ -123,11 +97,11 @@ def check_reference_state(reference: Dict[str, torch.Tensor], target_state: Dict
     shapes = []
     for key, piece in expected.items():
         if key in reference:
-            want = tuple(piece.target_view(target_state[piece.target_key]).shape)
+            want = tuple(piece.view(target_state[piece.key]).shape)
             got = tuple(reference[key].shape)
             if got != want:
                 shapes.append(f'{key}: checkpoint {list(got)}, model {list(want)} '
-                              f'(-> {piece.target_key})')
+                              f'(-> {piece.key})')
     if missing or extra or shapes:
         parts = [f'the reference checkpoint does not fit the target model '
                  f'({len(reference)} tensors given, {len(expected)} expected)']
@@ -154,9 +128,9 @@ def convert_reference_emanet(reference: Dict[str, torch.Tensor],
     for piece in pieces:
         value = reference[piece.reference_key]
         if value.dim() == 0 and piece.num_blocks > 1:  # one fused num_batches_tracked
-            counters.setdefault(piece.target_key, []).append(value)
+            counters.setdefault(piece.key, []).append(value)
         else:
-            piece.target_view(out[piece.target_key]).copy_(value)
+            piece.view(out[piece.key]).copy_(value)
     for key, values in counters.items():
         out[key].copy_(torch.stack(values).max())
     return out

@@ -1,3 +1,5 @@
+from typing import Dict, List, NamedTuple
+
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
@@ -86,6 +88,57 @@ class _SharedInputConvs(torch.autograd.Function):
         return (grad_x, None, None, *grad_weights)
 
 
+#: The reference implementation keeps one ``nn.Sequential`` per branch (``conv_{i}``, i = 1..n): ``.0`` the
+#: branch conv (here ``branch_convs.{i-1}``), then these, which :class:`MixtureAttention` stores fused over
+#: the P channels in OUTPUT order (branch i in channel block n - i): fused tensor -> path inside ``conv_{i}``.
+REFERENCE_BRANCH_PATHS = {
+    'bn1': '2',              # Conv -> GELU -> BN
+    'dw_conv': '3.0.fn.0',   # spatial mixing: Residual(Conv9x9dw -> GELU -> BN)
+    'bn2': '3.0.fn.2',
+    'softban': '3.1.fn.0',   # channel mixing: Residual(SoftBAN -> Conv1x1 -> GELU -> BN)
+    'pw_conv': '3.1.fn.1',
+    'bn3': '3.1.fn.3',
+}
+
+
+class ReferencePiece(NamedTuple):
+    """Reference tensor ``reference_key`` fills block ``block`` of ``num_blocks`` along ``dim`` of this
+    module's tensor ``key`` (``num_blocks == 1``: the whole tensor; a 0-d counter is shared by the blocks)."""
+    reference_key: str
+    key: str
+    dim: int = 0
+    block: int = 0
+    num_blocks: int = 1
+
+    def view(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The part of ``tensor`` (this module's ``key``) that the reference tensor fills."""
+        if self.num_blocks == 1 or tensor.dim() == 0:
+            return tensor
+        size = tensor.shape[self.dim] // self.num_blocks
+        return tensor.narrow(self.dim, self.block * size, size)
+
+
+def reference_pieces(state: Dict[str, torch.Tensor], num_branches: int) -> List[ReferencePiece]:
+    """Where each tensor of the reference per-branch layout lives in a :class:`MixtureAttention` state dict
+    (keys without prefix): every key of ``state`` is covered, the reference keys are relative to the MA."""
+    pieces = []
+    for key, tensor in state.items():
+        part, attr = key.split('.', 1)
+        if part == 'branch_convs':
+            index, attr = attr.split('.', 1)
+            pieces.append(ReferencePiece(f'conv_{int(index) + 1}.0.{attr}', key))
+        elif part == 'se':
+            pieces.append(ReferencePiece(key, key))
+        elif part in REFERENCE_BRANCH_PATHS:
+            dim = 1 if part == 'softban' and tensor.dim() == 4 else 0  # SoftBAN's affine: [1, C, 1, 1]
+            pieces += [ReferencePiece(f'conv_{i}.{REFERENCE_BRANCH_PATHS[part]}.{attr}', key, dim,
+                                      num_branches - i, num_branches) for i in range(1, num_branches + 1)]
+        else:
+            raise KeyError(f'{key} is not a MixtureAttention tensor; known parts: branch_convs, se, '
+                           f'{", ".join(REFERENCE_BRANCH_PATHS)}')
+    return pieces
+
+
 @MODELS.register_module()
 class MixtureAttention(BaseModule):
     """The MA (Mixture Attention) module of EMANet (Yang et al., "Multiscale Hybrid Convolutional Deep
@@ -110,10 +163,9 @@ class MixtureAttention(BaseModule):
     ``bn1`` BatchNorm2d(P), ``dw_conv`` Conv2d(P, P, mixer_kernel, groups=P, bias), ``bn2`` BatchNorm2d(P),
     ``softban`` SoftBAN(P, softmax_groups=n), ``pw_conv`` Conv2d(P, P, 1, groups=n, bias; group j is
     branch n-1-j's dense 1x1 conv), ``bn3`` BatchNorm2d(P); ``se`` (:class:`SEWeightModule` on c channels)
-    is shared. Each fused norm has one ``num_batches_tracked``. Reference checkpoint key (branch i = 1..n,
-    ``conv_{i}``) -> here, with ``ch`` = block ``n - i``: ``.0`` -> ``branch_convs.{i-1}``; ``.2`` -> ``bn1[ch]``;
-    ``.3.0.fn.0`` -> ``dw_conv[ch]``; ``.3.0.fn.2`` -> ``bn2[ch]``; ``.3.1.fn.0`` -> ``softban[:, ch]``
-    (running stats ``[ch]``); ``.3.1.fn.1`` -> ``pw_conv[ch]``; ``.3.1.fn.3`` -> ``bn3[ch]``; ``se.fc.*`` -> ``se.fc.*``.
+    is shared. Each fused norm has one ``num_batches_tracked``. The reference implementation's per-branch
+    keys map onto these through :data:`REFERENCE_BRANCH_PATHS` / :func:`reference_pieces` (used by the
+    checkpoint converter and the tests).
 
     Parameters at P = 64 with the defaults: 34,097 (branches 10,960 / 8,144 / 8,016 / 6,928 plus the
     SE's 49), 256 of them SoftBAN's, which thop-style counters do not see.
