@@ -29,18 +29,17 @@ from ..layers import EMCA, ChannelGate
 
 STYLES = ('pytorch', 'caffe')
 
-#: the attention modules of this package, by the slot they go in (listed when a type is unknown)
-KNOWN_TYPES = {
-    'attention': ('SEGate', 'ECAGate', 'SRMGate', 'FcaGate', 'EMCA'),
-    'mixer': ('MixtureAttention', 'PSAModule'),
-}
+def known_types(slot: str) -> list:
+    """The registered modules that declare ``slot = 'attention'`` (a gate) or ``'mixer'`` (in place of the
+    3x3 conv): this package's attention modules, read off mmengine's root registry."""
+    return sorted(name for name, cls in MODELS.module_dict.items() if getattr(cls, 'slot', None) == slot)
 
 
 def check_registered(cfg: dict, slot: str) -> None:
     """Raise KeyError naming ``cfg['type']`` and the known types of ``slot`` when it is not registered."""
     name = cfg.get('type')
     if isinstance(name, str) and MODELS.get(name) is None:
-        raise KeyError(f'unknown {slot} type {name!r}; known {slot} types: {list(KNOWN_TYPES[slot])} '
+        raise KeyError(f'unknown {slot} type {name!r}; known {slot} types: {known_types(slot)} '
                        "(or any module registered in mmengine's MODELS)")
 
 

@@ -48,6 +48,7 @@ class EMCA(BaseModule):
         host_cfg (dict | None): extra arguments of the host gate (e.g. ``ratio``, ``kernel_size``).
     """
     _abbr_ = 'emca'
+    slot = 'attention'  # where a residual block takes it (see backbones/blocks.py)
     HOSTS = {'se': SEGate, 'eca': ECAGate, 'srm': SRMGate}
     GATES = ('mul', 'residual')
     FUSION_INITS = ('equal', 'default')

@@ -27,6 +27,7 @@ class ChannelGate(BaseModule):
     Output: ``[B, C, H, W]``, the input scaled per channel. Under autocast the descriptor and the excitation
     run in float32 and only the factors are cast back to ``x``'s dtype (see :mod:`.precision`).
     """
+    slot = 'attention'  # where a residual block takes it (see backbones/blocks.py)
 
     def squeeze(self, x):
         """``x: [B, C, H, W] -> [B, C]``, the global average (float32 for a half-precision ``x``)."""

@@ -184,6 +184,7 @@ class MixtureAttention(BaseModule):
             the fused path against. Same function, same state dict.
     """
     _abbr_ = 'ma'
+    slot = 'mixer'  # where a residual block takes it (see backbones/blocks.py)
     IMPLS = ('fused', 'reference')
 
     def __init__(self, in_channels, out_channels=None, stride=1, kernels=(3, 5, 7, 9), groups=(1, 4, 8, 16),

@@ -95,6 +95,7 @@ class PSAModule(BaseModule):
         se_ratio (int): reduction of the shared SE.
     """
     _abbr_ = 'psa'
+    slot = 'mixer'  # where a residual block takes it (see backbones/blocks.py)
 
     def __init__(self, in_channels, out_channels=None, stride=1, kernels=(3, 5, 7, 9), groups=(1, 4, 8, 16),
                  se_ratio=16, init_cfg=None):
