@@ -330,7 +330,7 @@ def test_emca_with_all_weight_on_z0_is_host_on_relu_gap(host):
     pool, logits = HAND[host]
     s = torch.sigmoid(logits(emca.host, torch.relu(pool(x))))[:, :, None, None]
     torch.testing.assert_close(emca(x, taps), x * s)
-    emca.gate = 'residual'
+    emca.gate = 'one_plus'
     torch.testing.assert_close(emca(x, taps), x * (1 + s))
 
 
@@ -469,7 +469,7 @@ RESNET_PLUGINS = [
     (dict(type='FcaGate'), 'after_conv3'),
     (dict(type='EMCA', host='se'), 'after_conv3'),
     (dict(type='EMCA', host='eca'), 'after_conv3'),
-    (dict(type='EMCA', host='srm', gate='residual'), 'after_conv3'),
+    (dict(type='EMCA', host='srm', gate='one_plus'), 'after_conv3'),
 ]
 
 

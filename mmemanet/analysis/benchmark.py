@@ -250,6 +250,8 @@ def _resident_bytes(key: str) -> int:
 
 def _peak_live_bytes(prof) -> int:
     """The peak of allocated minus freed bytes over a ``torch.profiler`` run with ``profile_memory=True``."""
+    # The raw allocation events are only reachable through ``prof.profiler.kineto_results``: the public
+    # API aggregates them per operator (``key_averages``), which loses their order and so the peak.
     events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
                     if e.name() == '[memory]' and e.device_type() == torch.autograd.DeviceType.CPU)
     live = peak = 0

@@ -18,8 +18,9 @@ from typing import Dict, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-MIB = 2**20
-GIB = 2**30
+#: the papers' binary units: "M" parameters = count / 2^20, "G" MACs = count / 2^30
+BINARY_MEGA = 2**20
+BINARY_GIGA = 2**30
 
 # Layer types whose own parameters thop counts (exact type match, as thop's hook table does).
 THOP_LAYER_TYPES = (
@@ -49,11 +50,11 @@ class ComplexityReport:
 
     @property
     def params_thop_m(self) -> float:
-        return self.params_thop / MIB
+        return self.params_thop / BINARY_MEGA
 
     @property
     def macs_g(self) -> float:
-        return self.macs / GIB
+        return self.macs / BINARY_GIGA
 
 
 class _DetectorTensorForward(nn.Module):

@@ -9,7 +9,7 @@ from .resnet import AttnResNet
 
 #: valid values of the routing options, in the order the errors list them
 ROUTING_OPTIONS = dict(where=('first', 'every'), prev_stages=(0, 1, 'all'), prev_blocks=(0, 1, 'all'),
-                       tap=('output', 'residual'))
+                       tap=('output', 'branch'))
 
 
 @register_backbone
@@ -25,8 +25,8 @@ class EMCAResNet(AttnResNet):
         host_cfg: options of the host gate (e.g. ``dict(ratio=16)``, ``dict(kernel_size=5)``).
         prev_stages: S, how many preceding stages feed a stage: 0, 1 (default) or ``'all'``.
         prev_blocks: N', how many blocks of each such stage: 0, 1 (the last) or ``'all'`` (default).
-        tap: ``'output'`` (block outputs, default) or ``'residual'`` (residual-branch outputs).
-        gate: ``'mul'`` (u * s, default) or ``'residual'`` (u * (1 + s)).
+        tap: ``'output'`` (block outputs, default) or ``'branch'`` (residual-branch outputs, after the gate).
+        gate: ``'mul'`` (u * s, default) or ``'one_plus'`` (u * (1 + s)).
         fusion_init: ``'equal'`` (1/R, default) or ``'default'``.
         where: ``'first'`` block of each stage (default) or ``'every'`` block.
         zero_init_residual: False by default (the paper's initialisation).

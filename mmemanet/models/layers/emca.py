@@ -21,7 +21,7 @@ class EMCA(BaseModule):
         z_0 = squeeze(x);  z_r = tile(taps[r - 1]) to C channels (repeat, not interleave)
         m   = ReLU(sum_r w_r * z_r)                       # r = 0 .. R - 1, R = 1 + len(tap_channels)
         s   = sigmoid(host.excite(m))
-        out = x * s  (gate='mul')   or   x * (1 + s)  (gate='residual')
+        out = x * s  (gate='mul')   or   x * (1 + s)  (gate='one_plus')
 
     How the earlier maps arrive: ``taps`` are DESCRIPTORS, not maps. The caller (the backbone) pools
     each earlier map once with ``emca.squeeze(map)`` (the host's squeeze: GAP ``[B, C_r]``, or SRM style
@@ -42,7 +42,7 @@ class EMCA(BaseModule):
         in_channels (int): C.
         host (str): ``'se'``, ``'eca'`` or ``'srm'`` (:class:`SEGate`, :class:`ECAGate`, :class:`SRMGate`).
         tap_channels (tuple[int]): channel counts of the earlier maps, each dividing C.
-        gate (str): ``'mul'`` (published) or ``'residual'`` (the draft code's ``x * (1 + s)``).
+        gate (str): ``'mul'`` (published) or ``'one_plus'`` (the draft code's ``x * (1 + s)``).
         fusion_init (str): ``'equal'``: all weights 1 / R; ``'default'``: U(-1/sqrt(R), 1/sqrt(R)), the
             default init of the equivalent ``Conv1d(1, 1, kernel R, stride R, bias=False)``.
         host_cfg (dict | None): extra arguments of the host gate (e.g. ``ratio``, ``kernel_size``).
@@ -50,7 +50,7 @@ class EMCA(BaseModule):
     _abbr_ = 'emca'
     slot = 'attention'  # where a residual block takes it (see backbones/blocks.py)
     HOSTS = {'se': SEGate, 'eca': ECAGate, 'srm': SRMGate}
-    GATES = ('mul', 'residual')
+    GATES = ('mul', 'one_plus')
     FUSION_INITS = ('equal', 'default')
 
     def __init__(self, in_channels, host='se', tap_channels=(), gate='mul', fusion_init='equal', host_cfg=None,
@@ -93,7 +93,7 @@ class EMCA(BaseModule):
 
     def scale(self, x, taps=()):
         """The per-channel factors ``[B, C, 1, 1]`` that ``forward`` applies: ``s``, or ``1 + s`` for
-        ``gate='residual'``, in ``x``'s dtype. Under autocast the descriptors (float32 from :meth:`squeeze`),
+        ``gate='one_plus'``, in ``x``'s dtype. Under autocast the descriptors (float32 from :meth:`squeeze`),
         the fusion and the excitation run in float32."""
         if len(taps) != len(self.tap_channels):
             raise ValueError(f'EMCA was built for {len(self.tap_channels)} earlier descriptors (tap_channels='
@@ -108,5 +108,5 @@ class EMCA(BaseModule):
                        for z, c in zip(taps, self.tap_channels)]
             m = torch.relu(torch.stack(scales, dim=-1) @ self.fusion_weight)
             s = self.host.excite(m).sigmoid()[:, :, None, None]
-            s = 1 + s if self.gate == 'residual' else s
+            s = 1 + s if self.gate == 'one_plus' else s
         return cast_to(s, x.dtype)
