@@ -1,12 +1,13 @@
 """mmemanet: MA/EMANet and EMCA multi-scale channel attention for MMPretrain and MMDetection.
 
-Importing the package registers everything it provides (see :mod:`mmemanet.registry`) and makes
-mmengine's checkpoint loading safe on torch >= 2.6 (see :mod:`mmemanet.checkpoint`).
+Importing the package registers everything it provides (see :mod:`mmemanet.registry`).
+Importing it also installs the safe checkpoint loader of :mod:`mmemanet.safe_loading`, which the configs
+rely on through ``custom_imports`` (mmengine's own checkpoints then load on torch >= 2.6, weights-only).
 """
-from . import checkpoint
+from . import safe_loading
 from . import datasets, engine, models  # noqa: F401  (registers datasets, hooks, layers and backbones)
 from .version import __version__
 
-checkpoint.install()
+safe_loading.install()
 
 __all__ = ['__version__']

@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS
 
 import mmemanet  # noqa: F401
-from mmemanet.checkpoint import CheckpointLoadError, load_from_local
+from mmemanet.safe_loading import CheckpointLoadError, load_from_local
 from mmemanet.datasets.checked import DatasetFileError
 from mmemanet.datasets.synthetic import write_coco, write_voc
 from mmemanet.engine import CheckpointMismatchError, NonFiniteLossError, check_sync_bn

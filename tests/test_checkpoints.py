@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import mmemanet  # noqa: F401
-from mmemanet.checkpoint import load_from_local
+from mmemanet.safe_loading import load_from_local
 from mmemanet.engine.reference_emanet import ReferenceCheckpointError, convert_reference_emanet
 from reference_emanet import RefEMANet
 from tool_modules import ROOT

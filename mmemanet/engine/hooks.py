@@ -11,7 +11,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 from ..state_dicts import model_state_of
-from .checkpoint_compat import check_state_dict_fits
+from .checkpoint_fit import check_state_dict_fits
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -64,7 +64,7 @@ class CheckpointCompatibilityHook(Hook):
     mmengine loads ``load_from`` / ``--resume`` / ``tools/test.py`` checkpoints with ``strict=False``
     and only warns, so a checkpoint of another architecture silently tests or trains a mostly
     random model. This hook (``after_load_checkpoint``) raises
-    :class:`~mmemanet.engine.checkpoint_compat.CheckpointMismatchError` listing the first
+    :class:`~mmemanet.engine.checkpoint_fit.CheckpointMismatchError` listing the first
     mismatching keys and both shapes.
 
     Args:

@@ -23,7 +23,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmemanet  # noqa: F401  (registers EMANet; safe checkpoint loading)
-from mmemanet.checkpoint import CheckpointLoadError, load_from_local
+from mmemanet.safe_loading import CheckpointLoadError, load_from_local
 from mmemanet.engine.reference_emanet import ReferenceCheckpointError, convert_reference_emanet
 
 DEFAULT_CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
