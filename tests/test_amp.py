@@ -12,7 +12,7 @@ import mmemanet  # noqa: F401  (registers the models)
 from mmemanet.models.backbones import EMANet, EMCAResNet
 from mmemanet.models.layers import (EMCA, ECAGate, FcaGate, MixtureAttention, PSAModule, SEGate, SoftBAN,
                                     SRMGate)
-from mmemanet.models.layers.psa import SEWeightModule, branch_weights
+from mmemanet.models.layers.branches import BranchSE, branch_weights
 
 # Tolerances, as relative errors of whole tensors (||amp - fp32|| / ||fp32||). bfloat16 keeps 8 significant
 # bits (round-off 2^-9 = 0.2 % per rounding); a gate rounds a few times (measured 0.2-0.6 %), MA a few tens of
@@ -120,7 +120,7 @@ def test_gate_statistics_are_float32_and_factors_follow_the_map(gate):
 def test_branch_softmax_runs_in_float32():
     """MA's / PSA's branch weights: the shared SE returns float32 weights from a half-precision map, the
     softmax across branches runs on them, and the result comes back in the map's dtype, summing to 1."""
-    se = SEWeightModule(16, ratio=4)
+    se = BranchSE(16, ratio=4)
     feats = torch.randn(2, 64, 5, 5, dtype=torch.bfloat16)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         assert se(feats[:, :16]).dtype == torch.float32

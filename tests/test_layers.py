@@ -15,7 +15,7 @@ import mmemanet  # noqa: F401  (registers the layers)
 from mmemanet.analysis import count_parameters
 from mmemanet.models.layers import (EMCA, ECAGate, FcaGate, MixtureAttention, PSAModule, SEGate, SoftBAN,
                                     SRMGate)
-from mmemanet.models.layers.psa import branch_weights
+from mmemanet.models.layers.branches import branch_weights
 from reference_emanet import RefMA, ma_views
 
 REGISTERED = (MixtureAttention, PSAModule, SoftBAN, SEGate, ECAGate, SRMGate, FcaGate, EMCA)

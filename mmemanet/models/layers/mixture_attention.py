@@ -7,7 +7,7 @@ from mmengine.registry import MODELS
 from torch import nn
 
 from .precision import cast_to
-from .psa import SEWeightModule, branch_convs, branch_weights, check_branches
+from .branches import BranchSE, branch_convs, branch_weights, check_branches
 from .softban import SoftBAN, running_stats_momentum, soft_ban
 from .tracing import tracing
 
@@ -162,7 +162,7 @@ class MixtureAttention(BaseModule):
     ``j`` (channels ``j*c : (j+1)*c``) belongs to branch ``n - 1 - j``, so block 0 is the last branch (k = 9):
     ``bn1`` BatchNorm2d(P), ``dw_conv`` Conv2d(P, P, mixer_kernel, groups=P, bias), ``bn2`` BatchNorm2d(P),
     ``softban`` SoftBAN(P, softmax_groups=n), ``pw_conv`` Conv2d(P, P, 1, groups=n, bias; group j is
-    branch n-1-j's dense 1x1 conv), ``bn3`` BatchNorm2d(P); ``se`` (:class:`SEWeightModule` on c channels)
+    branch n-1-j's dense 1x1 conv), ``bn3`` BatchNorm2d(P); ``se`` (:class:`BranchSE` on c channels)
     is shared. Each fused norm has one ``num_batches_tracked``. The reference implementation's per-branch
     keys map onto these through :data:`REFERENCE_BRANCH_PATHS` / :func:`reference_pieces` (used by the
     checkpoint converter and the tests).
@@ -207,7 +207,7 @@ class MixtureAttention(BaseModule):
         self.softban = SoftBAN(p, softmax_groups=n)
         self.pw_conv = nn.Conv2d(p, p, 1, groups=n)
         self.bn3 = nn.BatchNorm2d(p)
-        self.se = SEWeightModule(p // n, se_ratio)
+        self.se = BranchSE(p // n, se_ratio)
 
     def forward(self, x):
         if self.impl == 'fused':
@@ -258,6 +258,6 @@ class MixtureAttention(BaseModule):
             a = a + _batch_norm_channels(F.gelu(mixed), bn3, ch, m3)
             feats.append(a)
             weights.append(self.se(a))
-        # [B, n, c, 1, 1]: softmax across the branches (float32 under autocast, see SEWeightModule)
+        # [B, n, c, 1, 1]: softmax across the branches (float32 under autocast, see BranchSE)
         w = cast_to(torch.stack(weights, dim=1).softmax(dim=1), feats[0].dtype)
         return torch.cat([feats[i] * w[:, i] for i in reversed(range(n))], dim=1)
