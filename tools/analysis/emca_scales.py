@@ -81,8 +81,9 @@ def table(gates: List[Gate]) -> str:
 
 def plot_scales(gates: List[Gate], out_file: str, title: str):
     """One bar chart per gate (x: scale, y: w_r) in a row; saves ``out_file``, returns the figure."""
-    fig, axes = plt.subplots(1, len(gates), figsize=(2.2 + 1.0 * sum(len(g.weights) for g in gates), 3.4),
-                             squeeze=False, sharey=True)
+    widths = [len(g.weights) + 1 for g in gates]  # one bar width per scale, the same in every panel
+    fig, axes = plt.subplots(1, len(gates), figsize=(1.5 + 0.8 * sum(widths), 3.4), squeeze=False, sharey=True,
+                             gridspec_kw=dict(width_ratios=widths))
     for ax, gate in zip(axes[0], gates):
         colors = ['tab:orange'] + ['tab:blue'] * (len(gate.weights) - 1)
         ax.bar(range(len(gate.weights)), gate.weights, color=colors)
