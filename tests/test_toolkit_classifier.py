@@ -208,3 +208,12 @@ def test_test_tool_draws_and_dumps_classifier_predictions(runs, small_datasets, 
     with open(results, 'rb') as f:
         predictions = pickle.load(f)
     assert len(predictions) == 10 and {'pred_label', 'pred_score', 'gt_label'} <= set(predictions[0])
+
+
+def test_tools_name_a_bad_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match='vis_data/scalars.json'):
+        plot_curves.Run(str(tmp_path), 'empty')
+    with pytest.raises(FileNotFoundError, match='holds no image'):
+        vis_cam.image_paths(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='neither an image file nor a folder'):
+        vis_cam.image_paths(str(tmp_path / 'missing.jpg'))
