@@ -1,5 +1,8 @@
 """Datasets.
 
+- :class:`~mmemanet.datasets.cifar.CheckedCIFAR10` (mmpretrain ``DATASETS``): the stock CIFAR-10 of
+  the official files (md5-checked, downloaded when missing) whose failures are one line naming the
+  folder, the expected layout and the official archive.
 - :class:`~mmemanet.datasets.cifar.LocalCIFAR10` (mmpretrain ``DATASETS``): CIFAR-10 read from a
   local ``cifar-10-batches-py`` folder, without mmpretrain's md5 check of the official files and
   without downloading.
@@ -7,16 +10,18 @@
   CIFAR-10 / VOC2007 / COCO on-disk formats (numpy + Pillow only; used by
   ``tools/make_small_datasets.py`` and the tests).
 - :class:`~mmemanet.datasets.checked.CheckedVOCDataset`, :class:`~mmemanet.datasets.checked.CheckedCocoDataset`
-  (mmdet ``DATASETS``): the stock VOC / COCO datasets checking every annotation and image file while
-  loading, with errors that name the file.
+  (mmdet ``DATASETS``): the stock VOC / COCO datasets checking that the dataset is there and every
+  annotation and image file while loading, with errors that name the file.
+- :class:`~mmemanet.datasets.errors.DatasetFileError`: the one-line error all of them raise.
 """
 from ..registry import installed
+from .errors import DatasetFileError
 
 if installed('mmpretrain'):
-    from .cifar import LocalCIFAR10  # noqa: F401
+    from .cifar import CheckedCIFAR10, LocalCIFAR10  # noqa: F401
 
 if installed('mmdet'):
     from .checked import CheckedCocoDataset, CheckedVOCDataset  # noqa: F401
 
-__all__ = (['LocalCIFAR10'] if installed('mmpretrain') else []) + \
+__all__ = ['DatasetFileError'] + (['CheckedCIFAR10', 'LocalCIFAR10'] if installed('mmpretrain') else []) + \
     (['CheckedCocoDataset', 'CheckedVOCDataset'] if installed('mmdet') else [])

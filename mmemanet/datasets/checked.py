@@ -8,6 +8,8 @@ grey bottom). :class:`CheckedVOCDataset` and :class:`CheckedCocoDataset` are dro
 replacements (``type='CheckedVOCDataset'`` / ``'CheckedCocoDataset'``, same arguments) that check,
 while the annotation list is built (before the first iteration):
 
+- the dataset is there at all: the VOC image list / COCO annotation file and image folder exist;
+  if not, the error names the path, the expected layout and where the official files come from;
 - every image file exists, is not empty and is complete (a JPEG ends with its EOI marker, a PNG with
   its IEND chunk; only local files are checked for completeness);
 - VOC: the XML parses, ``size/width`` and ``size/height`` (when present) and each object's ``name``,
@@ -16,7 +18,7 @@ while the annotation list is built (before the first iteration):
   (1 pixel of tolerance). ``invalid_boxes='skip'`` drops such a box with a warning naming the file
   instead of raising.
 
-Every error is a :class:`DatasetFileError` whose message starts with the offending file.
+Every error is a one-line :class:`DatasetFileError` whose message starts with the offending file.
 """
 import logging
 import math
@@ -28,12 +30,19 @@ from mmdet.registry import DATASETS
 from mmengine.fileio import exists, get_local_path
 from mmengine.logging import print_log
 
+from .errors import DatasetFileError, missing_dataset
+
+VOC_LAYOUT = ('<data_root>/VOC2007/{ImageSets/Main/{trainval,test}.txt, Annotations/<id>.xml, '
+              'JPEGImages/<id>.jpg} and <data_root>/VOC2012/ (trainval) alike, as the VOCdevkit/ folder of '
+              'the official archives')
+VOC_SOURCE = ('VOCtrainval_06-Nov-2007.tar, VOCtest_06-Nov-2007.tar and VOCtrainval_11-May-2012.tar from '
+              'http://host.robots.ox.ac.uk/pascal/VOC/ (each unpacks to VOCdevkit/)')
+COCO_LAYOUT = ('<data_root>/annotations/instances_{train,val}2017.json, <data_root>/train2017/*.jpg, '
+               '<data_root>/val2017/*.jpg')
+COCO_SOURCE = ('train2017.zip, val2017.zip and annotations_trainval2017.zip from '
+               'https://cocodataset.org/#download, unpacked into data_root')
 BOX_TOLERANCE = 1.0  # pixels a COCO box may exceed its image by (rounding in real annotations)
 _TAIL = 1024
-
-
-class DatasetFileError(ValueError):
-    """A dataset file that is missing, incomplete or malformed; the message starts with its path."""
 
 
 def check_image_file(path: str, backend_args=None) -> None:
@@ -72,6 +81,8 @@ def _number(elem, field: str, xml_path: str, where: str) -> float:
 def check_voc_xml(xml_path: str, backend_args=None) -> None:
     """Raise :class:`DatasetFileError` naming ``xml_path`` and the field when it is not a valid
     VOC annotation (see the module docstring for what is checked)."""
+    if not exists(xml_path, backend_args=backend_args):
+        raise DatasetFileError(f'{xml_path}: annotation file not found')
     with get_local_path(xml_path, backend_args=backend_args) as local_path:
         try:
             root = ET.parse(local_path).getroot()
@@ -103,6 +114,11 @@ def check_voc_xml(xml_path: str, backend_args=None) -> None:
 class CheckedVOCDataset(VOCDataset):
     """mmdet's :class:`VOCDataset` that checks each XML and image while loading (module docstring)."""
 
+    def load_data_list(self):
+        if not exists(self.ann_file, backend_args=self.backend_args):
+            raise missing_dataset(self.ann_file, 'VOC image list', self.data_root, VOC_LAYOUT, VOC_SOURCE)
+        return super().load_data_list()
+
     def parse_data_info(self, img_info: dict):
         check_voc_xml(img_info['xml_path'], self.backend_args)
         check_image_file(osp.join(self.sub_data_root, img_info['file_name']), self.backend_args)
@@ -125,6 +141,13 @@ class CheckedCocoDataset(CocoDataset):
             raise ValueError(f'invalid_boxes={invalid_boxes!r}; valid values are {list(self.INVALID_BOXES)}')
         self.invalid_boxes = invalid_boxes
         super().__init__(*args, **kwargs)
+
+    def load_data_list(self):
+        for path, what in ((self.ann_file, 'COCO annotation file'),
+                           (self.data_prefix.get('img', ''), 'COCO image folder')):
+            if not exists(path, backend_args=self.backend_args):
+                raise missing_dataset(path, what, self.data_root, COCO_LAYOUT, COCO_SOURCE)
+        return super().load_data_list()
 
     def _box_problem(self, ann: dict, width: float, height: float):
         bbox = ann.get('bbox')
