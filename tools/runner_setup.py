@@ -3,11 +3,13 @@
 Not a tool itself; the two tools import it (``tools/`` is on ``sys.path`` when they run).
 """
 import argparse
+import contextlib
 import datetime
 import logging
 import os
 import os.path as osp
 import subprocess
+import sys
 
 import torch.distributed as torch_dist
 from mmengine.config import Config, ConfigDict, DictAction
@@ -17,7 +19,9 @@ from mmengine.registry import MODEL_WRAPPERS, RUNNERS, init_default_scope
 from mmengine.runner import Runner
 from torch.nn.parallel import DistributedDataParallel
 
+from mmemanet.datasets import DatasetFileError
 from mmemanet.engine import check_sync_bn
+from mmemanet.engine.start_checkpoint import StartCheckpointError
 
 LAUNCHERS = ['none', 'pytorch', 'slurm', 'mpi']
 CFG_OPTIONS_HELP = (
@@ -55,6 +59,22 @@ def load_config(args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+@contextlib.contextmanager
+def one_line_errors():
+    """End the tool with one line, not a traceback, on the input errors this package words for the user:
+    a missing or broken dataset (:class:`~mmemanet.datasets.DatasetFileError`) and a start checkpoint that
+    cannot be had (:class:`~mmemanet.engine.start_checkpoint.StartCheckpointError`). The line goes to
+    stderr, prefixed with the rank in a distributed run; the exit status is 1.
+
+    The tools wrap their ``main()`` in it when run as scripts (``main()`` itself raises, for tests).
+    """
+    try:
+        yield
+    except (DatasetFileError, StartCheckpointError) as e:
+        rank = f'[rank {os.environ["RANK"]}] ' if int(os.environ.get('WORLD_SIZE', '1')) > 1 else ''
+        sys.exit(f'{rank}error: {e}')
 
 
 # ----------------------------------------------------------------------------------------------

@@ -11,6 +11,10 @@ Single process::
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [CKPT]] \\
         [--cfg-options key=value ...]
 
+A start checkpoint (``init_cfg=dict(type='Pretrained', ...)``, e.g. ``torchvision://resnet50``) that is
+neither on disk nor downloadable, and a missing or broken dataset, end the run with one line (per rank)
+that says what to do.
+
 Distributed: ``tools/dist_train.sh CONFIG N [args]`` (torchrun, ``--launcher pytorch``). On a
 machine without a CUDA device the processes run on the CPU with the gloo backend (see
 ``runner_setup.setup_launcher``); with GPUs everything is as in the stock tools (nccl).
@@ -19,9 +23,10 @@ import argparse
 import logging
 
 import mmemanet  # noqa: F401  (registers modules; safe checkpoint loading)
+from mmemanet.engine.start_checkpoint import check_start_checkpoints
 from mmengine.logging import print_log
 
-from runner_setup import add_common_args, build_runner, load_config, parse_args, setup_launcher
+from runner_setup import add_common_args, build_runner, load_config, one_line_errors, parse_args, setup_launcher
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,9 +91,11 @@ def main(argv=None):
         cfg.load_from = args.resume
 
     add_non_finite_loss_hook(cfg)
+    check_start_checkpoints(cfg)  # an unreachable start fails now, in one line, not after the build
     setup_launcher(cfg, args.launcher)
     build_runner(cfg).train()
 
 
 if __name__ == '__main__':
-    main()
+    with one_line_errors():
+        main()
