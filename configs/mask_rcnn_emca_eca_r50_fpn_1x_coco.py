@@ -2,8 +2,20 @@
 # box 39.1 / mask 35.7, RetinaNet 37.3).
 _base_ = [
     'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
-    './_base_/det_backbone.py',  # stock backbone settings, init_cfg=None (see there)
+    './_base_/det_backbone.py',  # stock backbone settings, torchvision start (see there)
 ]
 custom_imports = dict(imports=['mmemanet'], allow_failed_imports=False)
 
 model = dict(backbone=dict(_base_.det_backbone, type='EMCAResNet', depth=50, host='eca'))
+
+# Start (see _base_/det_backbone.py): torchvision's ImageNet ResNet-50, the EMCA gates from scratch.
+# NOT the paper's start, which is an ImageNet-trained EMCA-ECA ResNet-50: train one with
+# configs/emca_eca_resnet50_imagenet.py and pass
+#   --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/emca_eca_resnet50_imagenet/epoch_100.pth \
+#       model.backbone.init_cfg.prefix=backbone.
+
+# The stock COCO datasets, checked (mmemanet/datasets/checked.py): a missing or broken dataset ends the
+# run with one line naming the file, the expected layout and where the official files come from.
+train_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
+val_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
+test_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))

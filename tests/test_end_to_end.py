@@ -44,6 +44,10 @@ def metric(output, key):
     return float(found.group(1))
 
 
+# the shipped detector configs start from torchvision://resnet50; these runs start from scratch, offline
+OFFLINE_START = 'model.backbone.init_cfg=None'
+
+
 def loader_options(split, data_root, resize_index):
     return [f'{split}_dataloader.dataset.data_root={data_root}',
             f'{split}_dataloader.dataset.pipeline.{resize_index}.scale={SCALE}',
@@ -59,7 +63,7 @@ def voc_options(data):
             'train_dataloader.dataset.times=1', 'train_dataloader.num_workers=0',
             'train_dataloader.persistent_workers=False',
             *loader_options('test', voc, 1), 'train_cfg.max_epochs=1',
-            'model.train_cfg.rcnn.sampler.num=64', 'model.test_cfg.rpn.max_per_img=100']
+            'model.train_cfg.rcnn.sampler.num=64', 'model.test_cfg.rpn.max_per_img=100', OFFLINE_START]
 
 
 def coco_options(data, two_stage=True):
@@ -71,7 +75,7 @@ def coco_options(data, two_stage=True):
     coco = f'{data}/coco/'
     options = [*loader_options('train', coco, 2), *loader_options('test', coco, 1),
                f'test_evaluator.ann_file={coco}annotations/instances_val2017.json',
-               'train_dataloader.batch_size=2', 'train_cfg.max_epochs=1']
+               'train_dataloader.batch_size=2', 'train_cfg.max_epochs=1', OFFLINE_START]
     if two_stage:
         options += ['model.train_cfg.rcnn.sampler.num=64', 'model.test_cfg.rpn.max_per_img=100',
                     'model.test_cfg.rcnn.score_thr=0.0']

@@ -1,0 +1,239 @@
+"""A newcomer's first run: the README's headline command as written, and what a missing dataset or an
+unreachable start checkpoint prints.
+
+- The shipped detector and classifier configs use the checked datasets; a missing VOC / COCO / CIFAR-10
+  dataset is one ``DatasetFileError`` line naming the path, the expected layout and the official files.
+- A start checkpoint (``init_cfg=dict(type='Pretrained', ...)``) that is neither on disk, nor in torch's
+  download cache, nor downloadable is one ``StartCheckpointError`` line saying how to run offline, raised
+  by ``tools/train.py`` before anything is built.
+- ``tools/dist_train.sh configs/faster_rcnn_emanet50_voc.py N`` exactly as the README writes it (no
+  ``PYTHON``), data paths, image size and epochs overridden to the small VOC set, starting from a
+  torchvision-layout ResNet-50 in the download cache (random weights, saved here: nothing is downloaded);
+  and the same command without VOC on disk: one line per rank.
+"""
+import glob
+import os
+import os.path as osp
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+import torchvision
+from mmengine.config import Config
+
+import mmemanet  # noqa: F401  (registers the datasets)
+from mmemanet.datasets import DatasetFileError
+from mmemanet.datasets.synthetic import write_cifar10
+from mmemanet.engine.start_checkpoint import (StartCheckpointError, cached_file, check_start_checkpoints,
+                                              checkpoint_url)
+from tool_modules import ROOT, load_tool
+
+HEADLINE_CONFIG = 'configs/faster_rcnn_emanet50_voc.py'
+TORCHVISION_R50 = 'torchvision://resnet50'
+
+
+def closed_port_url(name='resnet50-0676ba61.pth'):
+    """An http URL on this machine that refuses connections (a port just freed)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    return f'http://127.0.0.1:{port}/{name}'
+
+
+# ---------------------------------------------------------------------------- the configs
+SHIPPED = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
+CHECKED = {'mmdet': ('CheckedVOCDataset', 'CheckedCocoDataset'), 'mmpretrain': ('CheckedCIFAR10', )}
+
+
+def dataset_types(dataset):
+    """The types of a dataset config and of the datasets it wraps (RepeatDataset, ConcatDataset)."""
+    types = [dataset['type']]
+    for inner in [dataset.get('dataset')] + list(dataset.get('datasets', [])):
+        if inner is not None:
+            types += dataset_types(inner)
+    return types
+
+
+@pytest.mark.parametrize('path', [p for p in SHIPPED if '_voc' in p or '_coco' in p or '_cifar10' in p],
+                         ids=osp.basename)
+def test_shipped_configs_use_the_checked_datasets(path):
+    cfg = Config.fromfile(path)
+    for split in ('train', 'val', 'test'):
+        leaves = [t for t in dataset_types(cfg[f'{split}_dataloader'].dataset)
+                  if t not in ('RepeatDataset', 'ConcatDataset')]
+        assert leaves and all(t in CHECKED[cfg.default_scope] for t in leaves), (split, leaves)
+
+
+# ---------------------------------------------------------------------------- missing datasets: one line
+def build_dataset(cfg):
+    from mmengine.registry import DATASETS, DefaultScope
+    scope = 'mmpretrain' if 'CIFAR' in cfg['type'] else 'mmdet'
+    with DefaultScope.overwrite_default_scope(scope):
+        return DATASETS.build(cfg)
+
+
+@pytest.mark.parametrize('dataset,first_missing,layout,source', [
+    (dict(type='CheckedVOCDataset', ann_file='VOC2007/ImageSets/Main/trainval.txt',
+          data_prefix=dict(sub_data_root='VOC2007/')),
+     'VOC2007/ImageSets/Main/trainval.txt: VOC image list not found', 'JPEGImages/<id>.jpg',
+     'http://host.robots.ox.ac.uk/pascal/VOC/'),
+    (dict(type='CheckedCocoDataset', ann_file='annotations/instances_train2017.json',
+          data_prefix=dict(img='train2017/')),
+     'annotations/instances_train2017.json: COCO annotation file not found', 'train2017/*.jpg',
+     'https://cocodataset.org/#download'),
+    (dict(type='CheckedCIFAR10', split='train', download=False),
+     'cifar-10-batches-py/data_batch_1: CIFAR-10 batch file not found', 'data_batch_5, test_batch',
+     'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'),
+    (dict(type='LocalCIFAR10', split='test'),
+     "cifar-10-batches-py/test_batch: CIFAR-10 batch file (split='test') not found", 'data_batch_5, test_batch',
+     'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'),
+], ids=['voc', 'coco', 'cifar10', 'local_cifar10'])
+def test_missing_dataset_is_one_line_with_layout_and_source(tmp_path, dataset, first_missing, layout, source):
+    data_root = str(tmp_path / 'nowhere')
+    with pytest.raises(DatasetFileError) as err:
+        build_dataset(dict(dataset, data_root=data_root, pipeline=[]))
+    message = str(err.value)
+    assert '\n' not in message
+    assert message.startswith(osp.join(data_root, first_missing)), message
+    assert f'data_root={data_root!r}' in message and layout in message and source in message, message
+
+
+def test_cifar10_download_failure_is_one_line(tmp_path):
+    """The official CIFAR-10 missing and its download refused: one line with the reason (no urllib traceback)."""
+    from mmemanet.datasets import CheckedCIFAR10
+    refused = type('RefusedCIFAR10', (CheckedCIFAR10, ), {'url': closed_port_url('cifar-10-python.tar.gz')})
+    with pytest.raises(DatasetFileError) as err:
+        refused(data_root=str(tmp_path), split='test', pipeline=[])
+    message = str(err.value)
+    assert '\n' not in message and 'downloading it failed: URLError' in message, message
+    assert 'Connection refused' in message and 'Expected layout' in message, message
+
+
+def test_cifar10_of_other_files_points_to_local_cifar10(tmp_path):
+    """Files in the CIFAR-10 format that are not the official ones: named, and not downloaded over."""
+    from mmemanet.datasets import CheckedCIFAR10
+    write_cifar10(str(tmp_path), num_train=10, num_test=10)
+    with pytest.raises(DatasetFileError, match=r"data_batch_1: not the official CIFAR-10 file \(md5 differs\)"
+                                               r".*type='LocalCIFAR10'"):
+        CheckedCIFAR10(data_root=str(tmp_path), split='train', pipeline=[])
+    assert not (tmp_path / 'cifar-10-python.tar.gz').exists()
+
+
+# ---------------------------------------------------------------------------- start checkpoints
+def detector_cfg(**options):
+    cfg = Config.fromfile(osp.join(ROOT, HEADLINE_CONFIG))
+    cfg.merge_from_dict(options)
+    return cfg
+
+
+def test_torchvision_start_resolves_to_the_download_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    url = checkpoint_url(TORCHVISION_R50)
+    assert url == 'https://download.pytorch.org/models/resnet50-0676ba61.pth'
+    assert cached_file(url) == str(tmp_path / 'hub' / 'checkpoints' / 'resnet50-0676ba61.pth')
+    os.makedirs(osp.dirname(cached_file(url)))
+    open(cached_file(url), 'wb').close()
+    check_start_checkpoints(detector_cfg())  # cached: no network needed
+
+
+@pytest.mark.parametrize('options,message', [
+    ({'model.backbone.init_cfg.checkpoint': closed_port_url()},
+     r'^model\.backbone\.init_cfg\.checkpoint: cannot download the start checkpoint http://127\.0\.0\.1:\d+/'
+     r'resnet50-0676ba61\.pth \(\[Errno 111\] Connection refused\) and it is not in the download cache'),
+    ({'model.backbone.init_cfg.checkpoint': 'work_dirs/nowhere/epoch_100.pth'},
+     r'^model\.backbone\.init_cfg\.checkpoint: start checkpoint work_dirs/nowhere/epoch_100\.pth not found'),
+    ({'model.backbone.init_cfg.checkpoint': 'torchvision://resnet5'},
+     r"^'torchvision://resnet5': 'resnet5' is not a torchvision:// checkpoint name mmengine knows \(some it knows: "),
+])
+def test_unavailable_start_is_one_line_that_says_how_to_run_offline(tmp_path, monkeypatch, options, message):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    with pytest.raises(StartCheckpointError, match=message) as err:
+        check_start_checkpoints(detector_cfg(**options))
+    text = str(err.value)
+    assert '\n' not in text
+    if 'resnet5' not in options['model.backbone.init_cfg.checkpoint']:
+        assert ('To run offline, pass --cfg-options model.backbone.init_cfg.checkpoint=<local .pth> (a classifier '
+                'of this package also needs model.backbone.init_cfg.prefix=backbone.), or model.backbone.init_cfg=None'
+                ' to start from scratch') in text
+
+
+def test_start_checkpoints_are_found_in_lists_and_pretrained():
+    from mmemanet.engine.start_checkpoint import start_checkpoints
+    model = dict(backbone=dict(init_cfg=[dict(type='Kaiming', layer='Conv2d'),
+                                         dict(type='Pretrained', checkpoint='a.pth')]),
+                 neck=dict(pretrained='b.pth'), head=dict(init_cfg=None))
+    assert list(start_checkpoints(model, 'model')) == [
+        ('model.backbone.init_cfg.1.checkpoint', 'model.backbone.init_cfg', 'a.pth'),
+        ('model.neck.pretrained', 'model.neck.pretrained', 'b.pth')]
+
+
+def test_train_tool_prints_one_line_for_an_unreachable_start(tmp_path):
+    env = dict(os.environ, TORCH_HOME=str(tmp_path), OMP_NUM_THREADS='1')
+    proc = subprocess.run([sys.executable, 'tools/train.py', HEADLINE_CONFIG, '--work-dir', str(tmp_path / 'work'),
+                           '--cfg-options', f'model.backbone.init_cfg.checkpoint={closed_port_url()}'],
+                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.returncode == 1
+    assert 'Traceback' not in proc.stderr, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: model.backbone.init_cfg.checkpoint: cannot download the start checkpoint')
+    assert 'model.backbone.init_cfg=None to start from scratch' in last
+    assert not (tmp_path / 'work').exists()  # nothing was built
+
+
+# ---------------------------------------------------------------------------- the headline command
+@pytest.fixture(scope='module')
+def torch_home(tmp_path_factory):
+    """A torch cache holding a torchvision ResNet-50 (random weights) where ``torchvision://resnet50``
+    is looked for: the shipped start, offline."""
+    home = tmp_path_factory.mktemp('torch_home')
+    path = osp.join(str(home), 'hub', 'checkpoints', osp.basename(checkpoint_url(TORCHVISION_R50)))
+    os.makedirs(osp.dirname(path))
+    torch.save(torchvision.models.resnet50().state_dict(), path)
+    return str(home)
+
+
+def headline(nproc, options, torch_home):
+    """``tools/dist_train.sh configs/faster_rcnn_emanet50_voc.py N --cfg-options ...`` as the README writes it:
+    no PYTHON (the script finds .venv), a free PORT, the torch cache of ``torch_home``."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = str(sock.getsockname()[1])
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHON'}
+    env.update(PORT=port, TORCH_HOME=torch_home, OMP_NUM_THREADS='1')
+    return subprocess.run(['tools/dist_train.sh', HEADLINE_CONFIG, str(nproc), '--cfg-options', *options],
+                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def small_voc_options(voc_root, work_dir, scale='(128,128)'):
+    """Data paths, image size and epochs of the headline config, set to the small VOC set."""
+    sets = 'train_dataloader.dataset.dataset.datasets'
+    return [f'work_dir={work_dir}', *(f'{sets}.{i}.data_root={voc_root}' for i in (0, 1)),
+            *(f'{sets}.{i}.pipeline.2.scale={scale}' for i in (0, 1)), 'train_dataloader.dataset.times=1',
+            f'val_dataloader.dataset.data_root={voc_root}', f'val_dataloader.dataset.pipeline.1.scale={scale}',
+            'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+            'train_dataloader.persistent_workers=False', 'val_dataloader.persistent_workers=False',
+            'train_cfg.max_epochs=1']
+
+
+def test_headline_command_as_the_readme_writes_it(small_datasets, tmp_path, torch_home):
+    work_dir = tmp_path / 'work'
+    proc = headline(2, small_voc_options(f'{small_datasets}/VOCdevkit/', work_dir), torch_home)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert 'GPU number: 2' in proc.stdout  # mmengine's name for the world size
+    assert 'torchvision://resnet50' in proc.stdout  # the shipped start, from the cache
+    assert 'pascal_voc/mAP' in proc.stdout  # the epoch's validation ran
+    assert (work_dir / 'epoch_1.pth').is_file()
+
+
+def test_headline_command_without_voc_prints_one_line_per_rank(tmp_path, torch_home):
+    voc_root = str(tmp_path / 'data' / 'VOCdevkit') + '/'
+    proc = headline(2, small_voc_options(voc_root, tmp_path / 'work'), torch_home)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stdout.splitlines() if 'VOC image list not found' in line]
+    assert sorted(line.split(' error: ')[0] for line in lines) == ['[rank 0]', '[rank 1]'], proc.stdout[-6000:]
+    for line in lines:
+        assert line.split(' error: ')[1].startswith(f'{voc_root}VOC2007/ImageSets/Main/trainval.txt: ')
+        assert 'host.robots.ox.ac.uk/pascal/VOC/' in line and 'Expected layout' in line
+    assert 'FileNotFoundError' not in proc.stdout and 'tools/train.py", line' not in proc.stdout, proc.stdout[-6000:]
