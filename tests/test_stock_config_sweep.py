@@ -1,0 +1,322 @@
+"""Every stock config shipped inside the installed mmdet 3.3 and mmpretrain 1.2 whose backbone is a ResNet
+takes this package's backbones when only the backbone's ``type`` changes (a drop-in swap, as people write it:
+``model = dict(backbone=dict(type='EMCAResNet', host='eca'))``, no ``_delete_``).
+
+The sweep walks ``<package>/.mim/configs`` (every ``.py`` outside ``_base_``), keeps the configs whose resolved
+``model.backbone.type`` is mmdet's ``ResNet`` (mmpretrain: ``ResNet``, ``ResNetV1c``, ``ResNetV1d``,
+``ResNet_CIFAR``), and swaps the type to ``EMCAResNet`` (+ ``host='eca'``) and to ``EMANet``. Many configs
+differ only in data, schedule or test settings: they are grouped by their distinct setting (detector or
+classifier type, backbone, neck and heads, see :func:`setting_key`) and each distinct model is built once, in
+its codebase's scope. A deterministic sample of the settings (every ``LOSS_EVERY``-th, sorted) also
+computes its losses on a small batch (mmdet's ``demo_mm_inputs`` / random images through the model's own data
+preprocessor). Settings a swap cannot support fail with the backbone's one-line error; ``UNSUPPORTED`` says
+which (by backbone option) and why. Stock configs that do not build here with the stock backbone either
+(missing optional packages, stock config bugs) are in ``STOCK_FAILURES``.
+
+Each test prints its counts (also without ``-s``):
+``.venv/bin/python -m pytest tests/test_stock_config_sweep.py -q`` is the way to see them.
+"""
+import copy
+import glob
+import json
+import os
+import os.path as osp
+import re
+import time
+from typing import Callable, Dict, List, NamedTuple
+
+import pytest
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import DefaultScope
+from mmengine.utils import import_modules_from_strings
+
+import mmemanet  # noqa: F401  (registers the backbones in both codebases)
+
+SWAPS = {'emca_eca': dict(type='EMCAResNet', host='eca'), 'emanet': dict(type='EMANet')}
+RESNETS = {'mmdet': ('ResNet', ), 'mmpretrain': ('ResNet', 'ResNetV1c', 'ResNetV1d', 'ResNet_CIFAR')}
+LOSS_EVERY = {'mmdet': 10, 'mmpretrain': 2}
+
+
+class Unsupported(NamedTuple):
+    """Stock settings a swap cannot support: which (``applies`` to the stock backbone config), the backbone's
+    one-line error (regex) and why."""
+    swap: str
+    applies: Callable[[dict], bool]
+    error: str
+    reason: str
+
+
+def _dcn_stages(backbone: dict) -> bool:
+    return bool(backbone.get('dcn')) and any(backbone.get('stage_with_dcn', (True, ) * 4))
+
+
+UNSUPPORTED = [
+    Unsupported('emanet', _dcn_stages,
+                r"^ValueError: dcn=\{.*\} cannot combine with mixer type 'MixtureAttention' \(the mixer replaces the "
+                r'3x3 conv that dcn would deform\)',
+                'the MA module takes the place of the 3x3 convolution that DCN deforms'),
+    Unsupported('emanet', lambda backbone: any(d != 1 for d in backbone.get('dilations', (1, ))),
+                r"^ValueError: dilation=\d+ is not supported by mixer type 'MixtureAttention'",
+                "MA's branch kernels are the published, undilated ones"),
+]
+# Stock configs that do not build in this environment with the stock backbone either ((codebase, config
+# path regex) -> why). For them the swapped build must fail with exactly the stock build's error: the backbone,
+# built before the part that fails, is not what stops them.
+STOCK_FAILURES = {
+    ('mmdet', r'^boxinst/'): 'BoxInst needs scikit-image, which is not in the pinned stack',
+    ('mmdet', r'^grounding_dino/'): 'Grounding DINO needs fairscale (and a BERT model from the Hugging Face hub)',
+    ('mmdet', r'^cascade_rpn/cascade-rpn_r50-caffe_fpn_1x_coco\.py$'):
+        'mmdet 3.3.0 config bug: its CascadeRPNHead lacks the num_classes argument',
+    ('mmpretrain', r'^resnet/resnet50_8xb32-cutmix_in1k\.py$'):
+        "mmpretrain 1.2.0 config bug: it names 'BatchCutMix', registered as 'CutMix'",
+}
+
+
+class Setting(NamedTuple):
+    """A distinct model setting: the configs that share it (sorted) and the first one's resolved config."""
+    configs: List[str]
+    cfg: Config
+
+
+def config_root(codebase: str) -> str:
+    package = __import__(codebase)
+    return osp.join(osp.dirname(package.__file__), '.mim', 'configs')
+
+
+def setting_key(model: ConfigDict) -> str:
+    """What decides how the swapped backbone is built and used: the whole model config except the
+    backbone's start (``init_cfg`` / ``pretrained``) and the ``train_cfg`` / ``test_cfg`` thresholds."""
+    model = copy.deepcopy(model.to_dict())
+    model['backbone'].pop('init_cfg', None)
+    model['backbone'].pop('pretrained', None)
+    model.pop('train_cfg', None)
+    model.pop('test_cfg', None)
+    return json.dumps(model, sort_keys=True, default=repr)
+
+
+class Sweep(NamedTuple):
+    """The stock configs of one codebase: how many, which failed to load, the ResNet ones and their settings."""
+    total: int
+    unloadable: Dict[str, str]
+    resnet: List[str]
+    settings: Dict[str, Setting]
+    load_s: float
+
+
+def collect(codebase: str) -> Sweep:
+    root = config_root(codebase)
+    start = time.time()
+    paths = sorted(p for p in glob.glob(osp.join(root, '**', '*.py'), recursive=True)
+                   if '_base_' not in osp.relpath(p, root).split(os.sep))
+    unloadable, resnet, settings = {}, [], {}
+    for path in paths:
+        name = osp.relpath(path, root)
+        try:
+            cfg = Config.fromfile(path, import_custom_modules=False)
+        except Exception as e:  # a stock config this installation cannot load at all
+            unloadable[name] = f'{type(e).__name__}: {e}'.splitlines()[0]
+            continue
+        backbone = cfg.get('model', {}).get('backbone') if isinstance(cfg.get('model'), dict) else None
+        if not (isinstance(backbone, dict) and backbone.get('type') in RESNETS[codebase]):
+            continue
+        resnet.append(name)
+        key = setting_key(cfg.model)
+        if key in settings:
+            settings[key].configs.append(name)
+        else:
+            settings[key] = Setting([name], cfg)
+    return Sweep(len(paths), unloadable, resnet, settings, time.time() - start)
+
+
+@pytest.fixture(scope='module', params=['mmdet', 'mmpretrain'])
+def sweep(request):
+    return request.param, collect(request.param)
+
+
+def runnable_here(model: ConfigDict, codebase: str) -> ConfigDict:
+    """``model`` as it builds outside an mmdet checkout and offline: the distillation detectors (LD, LAD)
+    build their teacher at construction from ``teacher_config`` (a path relative to the mmdet repository:
+    here the package's ``.mim`` folder) and download ``teacher_ckpt`` (dropped: the teacher's weights do not
+    matter to a build)."""
+    model = copy.deepcopy(model)
+    teacher = model.get('teacher_config')
+    if isinstance(teacher, str) and not osp.isabs(teacher):
+        model.teacher_config = osp.join(osp.dirname(config_root(codebase)), teacher)
+    if model.get('teacher_ckpt') is not None:
+        model.teacher_ckpt = None
+    return model
+
+
+def swapped_model(cfg: Config, swap: dict, codebase: str) -> ConfigDict:
+    """``cfg.model`` with only the backbone's type changed (plus ``host`` for EMCA; ``swap={}``: the stock one),
+    and the config's top-level ``data_preprocessor`` as the Runner passes it."""
+    model = runnable_here(cfg.model, codebase)
+    model.backbone.update(swap)
+    if cfg.get('data_preprocessor') is not None:
+        model.setdefault('data_preprocessor', copy.deepcopy(cfg.data_preprocessor))
+    return model
+
+
+@pytest.fixture(scope='module', autouse=True)
+def single_process_group(tmp_path_factory):
+    """A one-process gloo group while the sweep runs: mmcv's ``MMSyncBN`` (the heads of the ``syncbn-all``
+    configs) asks for the world size when it is built."""
+    import torch.distributed as dist
+    if dist.is_initialized():
+        yield
+        return
+    store = tmp_path_factory.mktemp('process_group') / 'store'
+    dist.init_process_group('gloo', init_method=f'file://{store}', rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+def scope(codebase: str, cfg: Config) -> str:
+    """The codebase that builds ``cfg`` (mmpretrain ships mmdet configs for its detection benchmarks)."""
+    return cfg.get('default_scope') or codebase
+
+
+def build(codebase: str, cfg: Config, model: ConfigDict):
+    """``model`` built by its codebase's registry in its scope (a copy: some detectors edit their config)."""
+    if 'custom_imports' in cfg:
+        import_modules_from_strings(**cfg.custom_imports)
+    codebase = scope(codebase, cfg)
+    registry = __import__(f'{codebase}.registry', fromlist=['MODELS']).MODELS
+    with DefaultScope.overwrite_default_scope(codebase):
+        return registry.build(copy.deepcopy(model))
+
+
+def unsupported(swap: str, cfg: Config):
+    """The :class:`Unsupported` entry that applies to ``cfg`` under ``swap``, or ``None``."""
+    return next((u for u in UNSUPPORTED if u.swap == swap and u.applies(cfg.model.backbone)), None)
+
+
+def stock_failure(codebase: str, name: str):
+    """Why the stock config ``name`` does not build here with the stock backbone either, or ``None``."""
+    return next((why for (cb, pattern), why in STOCK_FAILURES.items() if cb == codebase and re.search(pattern, name)),
+                None)
+
+
+def error_text(e: Exception) -> str:
+    return f'{type(e).__name__}: {e}'
+
+
+def report(capsys, line: str) -> None:
+    with capsys.disabled():
+        print(f'\n[sweep] {line}')
+
+
+def test_stock_resnet_configs_are_found(sweep, capsys):
+    codebase, found = sweep
+    report(capsys, f'{codebase}: {found.total} configs, {len(found.unloadable)} not loadable here, '
+                   f'{len(found.resnet)} with a {"/".join(RESNETS[codebase])} backbone, '
+                   f'{len(found.settings)} distinct settings (loaded in {found.load_s:.0f} s)')
+    for name, why in sorted(found.unloadable.items()):
+        report(capsys, f'  not loadable: {name}: {why}')
+    assert len(found.resnet) >= {'mmdet': 400, 'mmpretrain': 30}[codebase]
+    assert sum(len(s.configs) for s in found.settings.values()) == len(found.resnet)
+
+
+@pytest.mark.parametrize('swap', sorted(SWAPS))
+def test_every_stock_resnet_config_builds_with_only_the_type_swapped(sweep, swap, capsys):
+    codebase, found = sweep
+    settings_by_name = {setting.configs[0]: setting for setting in found.settings.values()}
+    start, failures, built, unexpected = time.time(), {}, 0, []
+    for key in sorted(found.settings):
+        setting = found.settings[key]
+        name = setting.configs[0]
+        try:
+            build(codebase, setting.cfg, swapped_model(setting.cfg, SWAPS[swap], codebase))
+            built += 1
+        except Exception as e:
+            failures[name] = (len(setting.configs), error_text(e))
+        if stock_failure(codebase, name):  # must fail as the stock backbone does
+            try:
+                build(codebase, setting.cfg, swapped_model(setting.cfg, {}, codebase))
+                unexpected.append(f'{name}: listed in STOCK_FAILURES but builds with the stock backbone')
+            except Exception as e:
+                if failures.get(name, (0, None))[1] != error_text(e):
+                    unexpected.append(f'{name}: {failures.get(name, (0, "built"))[1]!r} != stock {error_text(e)!r}')
+    configs_built = len(found.resnet) - sum(count for count, _ in failures.values())
+    report(capsys, f'{codebase} -> {swap}: {built}/{len(found.settings)} distinct settings built '
+                   f'({configs_built}/{len(found.resnet)} configs) '
+                   f'in {time.time() - start:.0f} s')
+    for name, (count, message) in sorted(failures.items()):
+        why = stock_failure(codebase, name)
+        expected = unsupported(swap, settings_by_name[name].cfg)
+        report(capsys, f'  failed ({count} configs): {name}: ' + (
+            f'as with the stock backbone ({why})' if why else
+            f'unsupported ({expected.reason}): {message}' if expected else message[:300]))
+        if why is None and (expected is None or '\n' in message or not re.search(expected.error, message)):
+            unexpected.append(f'{name}: {message[:300]}')
+    for name, setting in sorted(settings_by_name.items()):
+        if unsupported(swap, setting.cfg) and name not in failures:
+            unexpected.append(f'{name}: built, but UNSUPPORTED says it cannot')
+    assert not unexpected, '\n'.join(unexpected)
+
+
+def detector_loss(model, cfg):
+    """Losses of a detector on mmdet's ``demo_mm_inputs`` (two 128 x 128 images with boxes; masks and a
+    semantic map when the model learns them; the boxes as proposals for a Fast R-CNN) through the model's
+    data preprocessor."""
+    from mmdet.testing import demo_mm_inputs
+    from mmengine.structures import InstanceData
+    text = json.dumps(cfg.model.to_dict(), default=repr)
+    classes = [int(n) for n in re.findall(r'"num_classes": (\d+)', text)] or [80]
+    data = demo_mm_inputs(2, image_shapes=[(3, 128, 128)] * 2, num_classes=max(2, min(classes)),
+                          with_mask='mask' in text, with_semantic='semantic' in text or 'panoptic' in text)
+    if cfg.model.type == 'FastRCNN':
+        for sample in data['data_samples']:
+            boxes = sample.gt_instances.bboxes
+            sample.proposals = InstanceData(bboxes=boxes, scores=torch.ones(len(boxes)))
+    data = model.data_preprocessor(data, True)
+    return model(**data, mode='loss')
+
+
+def classifier_loss(model, cfg):
+    """Losses of a classifier on two random images (32 x 32 for a CIFAR config, else 64 x 64) through the
+    model's data preprocessor."""
+    from mmpretrain.structures import DataSample
+    side = 32 if 'cifar' in json.dumps(cfg.get('train_dataloader', {}), default=repr).lower() else 64
+    gen = torch.Generator().manual_seed(0)
+    data = dict(inputs=[torch.randint(0, 256, (3, side, side), generator=gen, dtype=torch.uint8) for _ in range(2)],
+                data_samples=[DataSample().set_gt_label(i) for i in range(2)])
+    data = model.data_preprocessor(data, True)
+    return model(**data, mode='loss')
+
+
+def has_loss_batch(codebase: str, cfg: Config) -> bool:
+    """Whether the loss sample can feed this model: every detector, and mmpretrain's ``ImageClassifier``
+    (the self-supervised algorithms need multi-view batches of their own pipelines)."""
+    return scope(codebase, cfg) == 'mmdet' or cfg.model.type == 'ImageClassifier'
+
+
+@pytest.mark.parametrize('swap', sorted(SWAPS))
+def test_a_sample_of_the_swapped_models_computes_finite_losses(sweep, swap, capsys):
+    codebase, found = sweep
+    keys = sorted(key for key, setting in found.settings.items() if has_loss_batch(codebase, setting.cfg))
+    keys = keys[::LOSS_EVERY[codebase]]
+    start, failures = time.time(), []
+    for key in keys:
+        setting = found.settings[key]
+        name = setting.configs[0]
+        if unsupported(swap, setting.cfg) or stock_failure(codebase, name):
+            continue
+        torch.manual_seed(0)
+        # SyncBatchNorm runs on GPUs only: as BatchNorm (mmengine's conversion for CPU inference)
+        model = revert_sync_batchnorm(build(codebase, setting.cfg, swapped_model(setting.cfg, SWAPS[swap], codebase)))
+        model.train()
+        try:
+            loss = detector_loss if scope(codebase, setting.cfg) == 'mmdet' else classifier_loss
+            losses = loss(model, setting.cfg)
+            total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(x.sum() for x in v)
+                        for k, v in losses.items() if 'loss' in k)
+            if not torch.isfinite(total):
+                failures.append(f'{name}: non-finite loss {total}')
+        except Exception as e:
+            failures.append(f'{name}: {type(e).__name__}: {str(e)[:300]}')
+    report(capsys, f'{codebase} -> {swap}: losses of {len(keys) - len(failures)}/{len(keys)} sampled settings '
+                   f'(every {LOSS_EVERY[codebase]}th classifier / detector setting) in {time.time() - start:.0f} s')
+    assert not failures, '\n'.join(failures)
