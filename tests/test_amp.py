@@ -10,7 +10,7 @@ import torch
 
 import mmemanet  # noqa: F401  (registers the models)
 from mmemanet.models.backbones import EMANet, EMCAResNet
-from mmemanet.models.layers import (EMCA, ECAGate, FcaGate, MixtureAttention, PSAModule, SEGate, SoftBAN,
+from mmemanet.models.layers import (EMCA, ECAGate, FcaGate, MixtureAttention, PyramidSplitAttention, SEGate, SoftBAN,
                                     SRMGate)
 from mmemanet.models.layers.branches import BranchSE, branch_weights
 
@@ -62,7 +62,7 @@ MODULES = [
     ('emca_se_uniscale', lambda: EMCA(64, host='se'), (2, 64, 8, 8), True),
     ('ma_fused', lambda: MixtureAttention(64), (2, 64, 8, 8), False),
     ('ma_reference', lambda: MixtureAttention(64, impl='reference'), (2, 64, 8, 8), False),
-    ('psa', lambda: PSAModule(64), (2, 64, 8, 8), False),
+    ('psa', lambda: PyramidSplitAttention(64), (2, 64, 8, 8), False),
 ]
 
 

@@ -19,7 +19,7 @@ CIFAR_MODELS = {
                      23_520_922),
     'se_resnet50': (dict(type='AttnResNet', depth=50, stem='cifar',
                          attention=dict(type='SEGate', ratio=16)), 26_035_786),
-    'epsanet50': (dict(type='AttnResNet', depth=50, stem='cifar', mixer=dict(type='PSAModule')),
+    'epsanet50': (dict(type='AttnResNet', depth=50, stem='cifar', mixer=dict(type='PyramidSplitAttention')),
                   20_525_525),
     'emanet50': (dict(type='EMANet', depth=50, stem='cifar'), 21_191_061),
 }
@@ -85,7 +85,7 @@ ATTENTION_VARIANTS = {
     'eca': dict(type='AttnResNet', attention=dict(type='ECAGate')),
     'srm': dict(type='AttnResNet', attention=dict(type='SRMGate')),
     'fca': dict(type='AttnResNet', attention=dict(type='FcaGate')),
-    'psa': dict(type='AttnResNet', mixer=dict(type='PSAModule')),
+    'psa': dict(type='AttnResNet', mixer=dict(type='PyramidSplitAttention')),
 }
 
 

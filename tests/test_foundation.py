@@ -16,7 +16,7 @@ from mmemanet.safe_loading import CheckpointLoadError, load_from_local
 
 BACKBONES = ('AttnResNet', 'EMANet', 'EMCAResNet')
 HOOKS = ('NonFiniteLossHook', 'CheckpointCompatibilityHook', 'ExactResumeHook')
-LAYERS = ('MixtureAttention', 'PSAModule', 'SoftBAN', 'SEGate', 'ECAGate', 'SRMGate', 'FcaGate', 'EMCA')
+LAYERS = ('MixtureAttention', 'PyramidSplitAttention', 'SoftBAN', 'SEGate', 'ECAGate', 'SRMGate', 'FcaGate', 'EMCA')
 
 
 def test_import_registers_without_mmdet_or_mmpretrain():

@@ -13,12 +13,12 @@ from torch import nn
 
 import mmemanet  # noqa: F401  (registers the layers)
 from mmemanet.analysis import count_parameters
-from mmemanet.models.layers import (EMCA, ECAGate, FcaGate, MixtureAttention, PSAModule, SEGate, SoftBAN,
+from mmemanet.models.layers import (EMCA, ECAGate, FcaGate, MixtureAttention, PyramidSplitAttention, SEGate, SoftBAN,
                                     SRMGate)
 from mmemanet.models.layers.branches import branch_weights
 from reference_emanet import RefMA, ma_views
 
-REGISTERED = (MixtureAttention, PSAModule, SoftBAN, SEGate, ECAGate, SRMGate, FcaGate, EMCA)
+REGISTERED = (MixtureAttention, PyramidSplitAttention, SoftBAN, SEGate, ECAGate, SRMGate, FcaGate, EMCA)
 GATES = {'se': SEGate, 'eca': ECAGate, 'srm': SRMGate}
 
 
@@ -179,7 +179,7 @@ def test_ma_parameter_counts_at_p64():
 
 def test_psa_parameter_count():
     # four bias-free branch convs 64/g * 16 * k^2, plus the shared SE with biases (49)
-    assert n_params(PSAModule(64)) == 9_216 + 6_400 + 6_272 + 5_184 + 49
+    assert n_params(PyramidSplitAttention(64)) == 9_216 + 6_400 + 6_272 + 5_184 + 49
 
 
 @pytest.mark.parametrize('channels,ratio', [(64, 16), (256, 16), (512, 8)])
@@ -375,7 +375,7 @@ def test_emca_fusion_init():
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('build,match', [
     (lambda: MixtureAttention(96), r'out_channels=96 .*multiple of 64'),
-    (lambda: PSAModule(32), r'out_channels=32 .*multiple of 64'),
+    (lambda: PyramidSplitAttention(32), r'out_channels=32 .*multiple of 64'),
     (lambda: MixtureAttention(64, kernels=(3, 5, 7), groups=(1, 4, 8, 16)), r'kernels=\(3, 5, 7\).*got 3 and 4'),
     (lambda: MixtureAttention(64, kernels=(3, 4, 7, 9)), r'contains \[4\].*must be odd'),
     (lambda: MixtureAttention(64, mixer_kernel=8), r'mixer_kernel=8'),
@@ -405,7 +405,7 @@ def test_srm_refuses_a_single_position():
 MODULE_CASES = {  # name -> (builder, input shape)
     'ma_fused': (lambda: MixtureAttention(64), (2, 64, 6, 6)),
     'ma_reference': (lambda: MixtureAttention(64, impl='reference'), (2, 64, 6, 6)),
-    'psa': (lambda: PSAModule(64), (2, 64, 6, 6)),
+    'psa': (lambda: PyramidSplitAttention(64), (2, 64, 6, 6)),
     'softban': (lambda: SoftBAN(8), (2, 8, 4, 4)),
     'se': (lambda: SEGate(32), (2, 32, 4, 4)),
     'eca': (lambda: ECAGate(32), (2, 32, 4, 4)),
@@ -434,7 +434,7 @@ def test_gradients_reach_every_parameter(case):
         assert param.grad.abs().sum() > 0, name
 
 
-PLUGIN_CHANNELS = {MixtureAttention: 64, PSAModule: 128, SEGate: 256, ECAGate: 256, SRMGate: 256, FcaGate: 256,
+PLUGIN_CHANNELS = {MixtureAttention: 64, PyramidSplitAttention: 128, SEGate: 256, ECAGate: 256, SRMGate: 256, FcaGate: 256,
                    EMCA: 256}  # SoftBAN, a norm layer: see test_softban_through_build_norm_layer
 
 
@@ -462,7 +462,7 @@ def test_build_plugin_layer_in_every_scope(scope, default_scope):
 
 RESNET_PLUGINS = [
     (dict(type='MixtureAttention'), 'after_conv2'),
-    (dict(type='PSAModule'), 'after_conv2'),
+    (dict(type='PyramidSplitAttention'), 'after_conv2'),
     (dict(type='SEGate'), 'after_conv3'),
     (dict(type='ECAGate'), 'after_conv3'),
     (dict(type='SRMGate'), 'after_conv3'),

@@ -40,7 +40,7 @@ def _imagenet(backbone, depth, params=None):
 
 PRESETS: Dict[str, Preset] = {
     'cifar_resnet50': _cifar(dict(type='AttnResNet'), 22.43, 1.215),
-    'cifar_epsanet50': _cifar(dict(type='AttnResNet', mixer=dict(type='PSAModule')), 19.58, 1.066),
+    'cifar_epsanet50': _cifar(dict(type='AttnResNet', mixer=dict(type='PyramidSplitAttention')), 19.58, 1.066),
     'cifar_se_resnet50': _cifar(dict(type='AttnResNet', attention=dict(type='SEGate')),
                                 24.83, 1.219),
     'cifar_eca_resnet50': _cifar(
@@ -66,7 +66,7 @@ for _depth, _published in ((18, (11.148, 11.231, 11.190, 11.148, 11.150)),
     for _host, _p in (('se', _emca_se), ('eca', _emca_eca), ('srm', _emca_srm)):
         PRESETS[f'emca_{_host}_resnet{_depth}'] = _imagenet(
             dict(type='EMCAResNet', host=_host), _depth, _p)
-PRESETS['epsanet50'] = _imagenet(dict(type='AttnResNet', mixer=dict(type='PSAModule')), 50)
+PRESETS['epsanet50'] = _imagenet(dict(type='AttnResNet', mixer=dict(type='PyramidSplitAttention')), 50)
 PRESETS['emanet50'] = _imagenet(dict(type='EMANet', stem='imagenet'), 50)
 
 STOCK_FASTER_RCNN = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'

@@ -8,7 +8,7 @@ for GN, ...), ``style`` ('pytorch': the 3x3 conv strides; 'caffe': the first 1x1
 
 - ``mixer``: a module that REPLACES the block's spatial 3x3 convolution (``conv2`` of a Bottleneck,
   ``conv1`` of a BasicBlock) and carries its stride, e.g. ``MixtureAttention`` (EMANet) or
-  ``PSAModule`` (EPSANet). Built as ``MODELS.build(dict(mixer, in_channels=, out_channels=, stride=))``.
+  ``PyramidSplitAttention`` (EPSANet). Built as ``MODELS.build(dict(mixer, in_channels=, out_channels=, stride=))``.
 - ``attention``: a channel gate (``SEGate``, ``ECAGate``, ``SRMGate``, ``FcaGate``, ``EMCA``, ...) applied
   to the residual branch after its last norm, before the shortcut add (attribute ``attn``).
   An ``EMCA`` gate receives the earlier-map descriptors routed by the backbone (``taps``).

@@ -7,7 +7,7 @@ from .branches import BranchSE, branch_convs, branch_weights, check_branches
 
 
 @MODELS.register_module()
-class PSAModule(BaseModule):
+class PyramidSplitAttention(BaseModule):
     """Pyramid Split Attention (Zhang et al., "EPSANet", 2021), in place of a bottleneck's 3x3 conv.
 
     ``x: [B, in_channels, H, W] -> [B, out_channels, H / stride, W / stride]``. Branch i:
@@ -30,7 +30,7 @@ class PSAModule(BaseModule):
                  se_ratio=16, init_cfg=None):
         super().__init__(init_cfg)
         out_channels = in_channels if out_channels is None else out_channels
-        check_branches('PSAModule', in_channels, out_channels, kernels, groups, se_ratio)
+        check_branches('PyramidSplitAttention', in_channels, out_channels, kernels, groups, se_ratio)
         self.num_branches = len(kernels)
         self.branch_convs = branch_convs(in_channels, out_channels, stride, kernels, groups)
         self.se = BranchSE(out_channels // self.num_branches, se_ratio)
