@@ -17,9 +17,10 @@ Every step runs the real tools in a subprocess (logs under the work dir). The jo
 metrics, compares them with the thresholds below and exits with status 1 when one is not reached.
 """
 import argparse
+import glob
+import json
 import os
 import os.path as osp
-import re
 import subprocess
 import sys
 import time
@@ -31,18 +32,16 @@ DATASET_ARGS = ['--kinds', 'cifar', 'voc', '--cifar', '1280', '500', '--voc', '6
 CLASSIFIER = 'configs/demo/emanet18_synthetic_cifar10.py'
 DETECTOR = 'configs/demo/faster_rcnn_emanet18_synthetic_voc.py'
 # Thresholds: far above chance (top-1 10 %, mAP ~0 untrained) and well below what measured runs
-# reached on 2 shared CPU cores: seeded (the configs' seed 0) top-1 39.6, VOC mAP 0.468, COCO bbox
-# AP 0.165; an unseeded run top-1 46.2, VOC mAP 0.341, COCO bbox AP 0.094.
+# reached on 2 CPU cores: seeded (the configs' seed 0) top-1 38.8, VOC mAP 0.615, COCO bbox AP 0.231.
 THRESHOLDS = {
     'accuracy/top1': 30.0,
     'pascal_voc/mAP': 0.20,
     'coco/bbox_mAP': 0.04,
 }
-METRIC = re.compile(r'([\w/]+): (-?\d+\.\d+)')
 
 
 def run_tool(args, log_path, env):
-    """Run ``python <args>`` in the repository root; echo its progress lines; return its output."""
+    """Run ``python <args>`` in the repository root; echo its progress lines; stop the job if it fails."""
     print(f'$ python {" ".join(args)}   (log: {log_path})', flush=True)
     lines = []
     with open(log_path, 'w') as log, subprocess.Popen(
@@ -58,13 +57,14 @@ def run_tool(args, log_path, env):
     if proc.returncode != 0:
         sys.exit(f'demo: {args[0]} failed (exit status {proc.returncode}); the last lines of '
                  f'{log_path}:\n' + ''.join(lines[-30:]))
-    return ''.join(lines)
 
 
-def test_metrics(output):
-    """The metrics of the ``Epoch(test)`` line the Runner prints."""
-    line = [ln for ln in output.splitlines() if 'Epoch(test)' in ln][-1]
-    return {k: float(v) for k, v in METRIC.findall(line) if '/' in k}
+def test_metrics(work_dir):
+    """The metrics of the newest run in ``work_dir``, as the Runner dumped them (mmengine's LoggerHook writes
+    ``<work_dir>/<timestamp>/<timestamp>.json`` after testing); only the evaluator's keys (``'a/b'``)."""
+    log_dir = sorted(glob.glob(osp.join(work_dir, '[0-9]*_[0-9]*')))[-1]
+    with open(osp.join(log_dir, osp.basename(log_dir) + '.json')) as f:
+        return {k: float(v) for k, v in json.load(f).items() if '/' in k}
 
 
 def train_and_test(config, work_dir, env, options=()):
@@ -75,9 +75,8 @@ def train_and_test(config, work_dir, env, options=()):
              osp.join(work_dir, 'train.log'), env)
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
-    output = run_tool(['tools/test.py', config, checkpoint, '--work-dir', work_dir],
-                      osp.join(work_dir, 'test.log'), env)
-    return test_metrics(output), checkpoint
+    run_tool(['tools/test.py', config, checkpoint, '--work-dir', work_dir], osp.join(work_dir, 'test.log'), env)
+    return test_metrics(work_dir), checkpoint
 
 
 def parse_args(argv=None):
