@@ -21,7 +21,7 @@ import argparse
 import mmemanet  # noqa: F401  (registers modules; safe checkpoint loading)
 from mmengine.config import ConfigDict
 
-from runner_setup import add_common_args, build_runner, load_config, parse_args, setup_launcher
+from runner_setup import add_common_args, build_runner, load_config, one_line_errors, parse_args, setup_launcher
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,4 +87,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    with one_line_errors():  # a missing or broken dataset: one line, not a traceback
+        main()
