@@ -28,7 +28,7 @@ from mmemanet.datasets import DatasetFileError
 from mmemanet.datasets.synthetic import write_cifar10
 from mmemanet.engine.start_checkpoint import (StartCheckpointError, cached_file, check_start_checkpoints,
                                               checkpoint_url)
-from tool_modules import ROOT, load_tool
+from tool_modules import ROOT
 
 HEADLINE_CONFIG = 'configs/faster_rcnn_emanet50_voc.py'
 TORCHVISION_R50 = 'torchvision://resnet50'
