@@ -2,6 +2,7 @@
 checkpoints, built here with random weights in each file layout, load into the attention ResNets with
 exactly the attention keys missing, named in the one log line."""
 import logging
+import os
 import re
 
 import pytest
@@ -145,3 +146,26 @@ def test_mmpretrain_classifier_checkpoint_loads_with_backbone_prefix(tmp_path):
         assert f'{len(loaded)}/{len(own)} tensors loaded' in line
         assert 'unexpected keys (0)' in line and 'shape mismatches (0)' in line
         assert torch.equal(own['layer1.0.conv1.weight'], state['backbone.layer1.0.conv1.weight'])
+
+
+def test_detector_config_starts_from_torchvision_through_its_own_init_cfg(torchvision_r50):
+    """The shipped EMCA-ECA Faster R-CNN config: its backbone init_cfg, with only the file overridden."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmdet.registry import MODELS
+    from tool_modules import ROOT
+    path, state = torchvision_r50
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'faster_rcnn_emca_eca_r50_fpn_1x_coco.py'))
+    assert cfg.model.backbone.init_cfg == dict(type='Pretrained', checkpoint='torchvision://resnet50')
+    cfg.model.backbone.init_cfg.checkpoint = str(path)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        detector = MODELS.build(cfg.model)
+    with LogLines() as log:
+        detector.init_weights()
+    lines = [line for line in log.lines if 'tensors loaded' in line]
+    assert len(lines) == 1, log.lines
+    backbone = detector.backbone
+    expected = attention_keys(backbone, lambda k: '.attn.' in k)
+    assert_loaded(backbone, state, expected)
+    assert f'missing keys ({len(expected)}): layer*.*.attn.host.conv.weight (x4), ' \
+        'layer*.*.attn.fusion.weight (x4); unexpected keys (2): fc.weight, fc.bias' in lines[0]

@@ -99,9 +99,8 @@ def test_same_module_as_mmdet_resnet(name):
     torch.manual_seed(0)
     theirs = ResNet(**copy.deepcopy(options))
     theirs.init_weights()
-    with DefaultScope.overwrite_default_scope('mmdet'):  # the layout an mmdet Runner builds
-        ours = AttnResNet(**dict(options, out_indices=options.get('out_indices', (0, 1, 2, 3)),
-                                 norm_eval=options.get('norm_eval', True)))
+    with DefaultScope.overwrite_default_scope('mmdet'):  # as an mmdet Runner builds it: mmdet's defaults
+        ours = AttnResNet(**copy.deepcopy(options))
     assert ours.key_layout == 'mmdet'
     # mmcv's deformable conv refuses maps smaller than its kernel (2x2 at stage 4 of a 64x64 input)
     assert_same_module(theirs, ours, size=128 if 'dcn' in options else 64)
@@ -136,11 +135,16 @@ def test_either_layout_loads_into_either(layout):
         assert torch.equal(a, b)
 
 
-def test_default_layout_follows_the_default_scope():
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        assert AttnResNet(depth=18, deep_stem=True, **SMALL).key_layout == 'mmdet'
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        assert AttnResNet(depth=18, deep_stem=True, **SMALL).key_layout == 'mmpretrain'
+@pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain'])
+def test_defaults_that_differ_follow_the_default_scope(scope):
+    """out_indices, norm_eval and the key layout: the defaults of the codebase whose scope is the default."""
+    from mmdet.models.backbones import ResNet as DetResNet
+    from mmpretrain.models.backbones import ResNet as ClsResNet
+    theirs = (DetResNet if scope == 'mmdet' else ClsResNet)(depth=18)
+    with DefaultScope.overwrite_default_scope(scope):
+        ours = AttnResNet(depth=18, deep_stem=True, **SMALL)
+    assert ours.key_layout == scope
+    assert (tuple(ours.out_indices), ours.norm_eval) == (tuple(theirs.out_indices), theirs.norm_eval)
 
 
 def test_deprecated_pretrained_argument_becomes_init_cfg():

@@ -60,7 +60,14 @@ def pretrained_cfg_of(init_cfg) -> Optional[dict]:
     return next((c for c in cfgs if isinstance(c, dict) and c.get('type') == 'Pretrained'), None)
 
 
-def _current_codebase_layout() -> str:
+#: the defaults in which mmdet's and mmpretrain's ResNets differ (and the key layout, see ``key_layout``)
+CODEBASE_DEFAULTS = {
+    'mmdet': dict(out_indices=(0, 1, 2, 3), norm_eval=True),
+    'mmpretrain': dict(out_indices=(3, ), norm_eval=False),
+}
+
+
+def current_codebase() -> str:
     """'mmdet' while the mmdet scope is the default one (an mmdet Runner or tool), else 'mmpretrain'."""
     scope = DefaultScope.get_current_instance()
     return 'mmdet' if scope is not None and scope.scope_name == 'mmdet' else 'mmpretrain'
@@ -76,7 +83,9 @@ class AttnResNet(BaseModule):
     ``frozen_stages``, ``conv_cfg``, ``norm_cfg``, ``norm_eval``, ``dcn`` + ``stage_with_dcn``,
     ``plugins``, ``with_cp``, ``zero_init_residual``, ``drop_path_rate``, ``pretrained`` (deprecated)
     and ``init_cfg`` (a dict or a list), plus mmseg's ``contract_dilation``. Where the two codebases'
-    defaults differ (``out_indices``, ``norm_eval``) mmpretrain's are kept; stock configs set both.
+    defaults differ (``out_indices``, ``norm_eval``: :data:`CODEBASE_DEFAULTS`), None takes the default of
+    the codebase whose scope is the default one (mmdet's under an mmdet Runner or tool, else mmpretrain's),
+    so a config that relies on its codebase's default gets it.
 
     Args (this package's own):
         stem: ``'imagenet'`` (7x7/2 conv + 3x3/2 max-pool, or three 3x3 convs with ``deep_stem``) or
@@ -112,7 +121,7 @@ class AttnResNet(BaseModule):
                  num_stages: int = 4,
                  strides: Sequence[int] = (1, 2, 2, 2),
                  dilations: Optional[Sequence[int]] = None,
-                 out_indices: Sequence[int] = (3, ),
+                 out_indices: Optional[Sequence[int]] = None,
                  style: str = 'pytorch',
                  stem: str = 'imagenet',
                  deep_stem: bool = False,
@@ -126,7 +135,7 @@ class AttnResNet(BaseModule):
                  plugins: Optional[Sequence[dict]] = None,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 norm_eval: bool = False,
+                 norm_eval: Optional[bool] = None,
                  with_cp: bool = False,
                  zero_init_residual: bool = True,
                  drop_path_rate: float = 0.0,
@@ -142,6 +151,10 @@ class AttnResNet(BaseModule):
             warnings.warn('DeprecationWarning: pretrained is deprecated, please use "init_cfg" instead')
             init_cfg = dict(type='Pretrained', checkpoint=pretrained)
         super().__init__(init_cfg=init_cfg)
+        codebase = current_codebase()
+        defaults = CODEBASE_DEFAULTS[codebase]
+        out_indices = defaults['out_indices'] if out_indices is None else out_indices
+        norm_eval = defaults['norm_eval'] if norm_eval is None else norm_eval
         dilations = (1, ) * num_stages if dilations is None else dilations  # (1, 1, 1, 1) for 4 stages
         self._check_options(depth, stem, style, num_stages, strides, dilations, out_indices,
                             frozen_stages, deep_stem, dcn, stage_with_dcn, key_layout)
@@ -157,7 +170,7 @@ class AttnResNet(BaseModule):
         self.norm_eval = norm_eval
         self.zero_init_residual = zero_init_residual
         self.conv_cfg, self.norm_cfg = conv_cfg, norm_cfg
-        self.key_layout = key_layout or _current_codebase_layout()
+        self.key_layout = key_layout or codebase
         self.block, arch_blocks = self.arch_settings[depth]
         self.stage_blocks = arch_blocks[:num_stages]
         self.expansion = self.block.default_expansion if expansion is None else expansion
@@ -166,7 +179,7 @@ class AttnResNet(BaseModule):
         mixers = per_stage(mixer, num_stages, 'mixer')
         attentions = per_stage(attention, num_stages, 'attention')
         # mmpretrain: stochastic depth rising linearly over the blocks of the whole architecture
-        drop_path_rates = torch.linspace(0, drop_path_rate, sum(arch_blocks)).tolist()
+        drop_path_rates = torch.linspace(0, drop_path_rate, sum(arch_blocks), device='cpu').tolist()
 
         self._make_stem(in_channels)
         self.res_layers = []
