@@ -1,7 +1,7 @@
 """Shared pytest fixtures."""
 import pytest
 
-from mmemanet.datasets.synthetic import write_small_datasets
+from mmemanet.testing.synthetic_datasets import write_small_datasets
 
 # image counts per kind: CIFAR (train, test), VOC (VOC2007 trainval + as many VOC2012, test),
 # COCO (train2017, val2017); small detection images keep the tool runs short

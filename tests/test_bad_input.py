@@ -15,10 +15,11 @@ from mmengine.config import Config
 from mmengine.registry import MODELS
 
 import mmemanet  # noqa: F401
-from mmemanet.safe_loading import CheckpointLoadError, load_from_local
 from mmemanet.datasets.checked import DatasetFileError
-from mmemanet.datasets.synthetic import write_coco, write_voc
 from mmemanet.engine import CheckpointMismatchError, NonFiniteLossError, check_sync_bn
+from mmemanet.safe_loading import CheckpointLoadError, load_from_local
+from mmemanet.testing.synthetic_datasets import write_coco, write_voc
+
 from tool_modules import ROOT, load_tool
 
 
@@ -149,6 +150,7 @@ def test_coco_box_outside_image_names_file(coco_root):
 
 def test_coco_box_outside_image_documented_skip_warns(coco_root):
     import logging
+
     from mmengine.logging import MMLogger
     instances = lambda ds: sum(len(ds.get_data_info(i)['instances']) for i in range(len(ds)))  # noqa: E731
     intact = instances(coco_dataset(coco_root))
@@ -268,7 +270,8 @@ def test_non_finite_loss_stops_before_overwriting_a_good_checkpoint(tmp_path, in
     """lr becomes inf after iteration 2: training stops naming the iteration; no checkpoint with
     non-finite weights is written and the latest checkpoint stays the last good one."""
     from mmengine.runner import Runner
-    from mmemanet.datasets.synthetic import write_cifar10
+
+    from mmemanet.testing.synthetic_datasets import write_cifar10
     write_cifar10(str(tmp_path / 'cifar'), num_train=10, num_test=10)
     dataset = dict(type='LocalCIFAR10', data_root=str(tmp_path / 'cifar'), split='train',
                    pipeline=[dict(type='Resize', scale=16), dict(type='PackInputs')])

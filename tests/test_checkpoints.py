@@ -14,12 +14,12 @@ from collections import OrderedDict
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 import mmemanet  # noqa: F401
-from mmemanet.safe_loading import load_from_local
 from mmemanet.engine.reference_emanet import ReferenceCheckpointError, convert_reference_emanet
+from mmemanet.safe_loading import load_from_local
+
 from reference_emanet import RefEMANet
 from tool_modules import ROOT
 
@@ -173,7 +173,7 @@ def run_converter(src: str, dst: str) -> subprocess.CompletedProcess:
 def test_converter_cli_then_tools_test(reference_model, reference_ckpt, tmp_path):
     """``main.py -a emanet50 -e --resume ckpt.pth`` becomes converter + ``tools/test.py``: the scores
     tools/test.py dumps for a small CIFAR-format test set are the reference model's."""
-    from mmemanet.datasets.synthetic import write_cifar10
+    from mmemanet.testing.synthetic_datasets import write_cifar10
     out = tmp_path / 'emanet50_cifar10.pth'
     proc = run_converter(str(reference_ckpt), str(out))
     assert proc.returncode == 0, proc.stderr
@@ -241,6 +241,7 @@ def _build(config, **backbone):
 def _init_logging(model):
     """``model.init_weights()``; returns the messages logged to mmengine's current logger."""
     import logging
+
     from mmengine.logging import MMLogger
     records = []
     handler = logging.Handler(logging.INFO)

@@ -25,9 +25,9 @@ from mmengine.config import Config
 
 import mmemanet  # noqa: F401  (registers the datasets)
 from mmemanet.datasets import DatasetFileError
-from mmemanet.datasets.synthetic import write_cifar10
-from mmemanet.engine.start_checkpoint import (StartCheckpointError, cached_file, check_start_checkpoints,
-                                              checkpoint_url)
+from mmemanet.engine.start_checkpoint import StartCheckpointError, cached_file, check_start_checkpoints, checkpoint_url
+from mmemanet.testing.synthetic_datasets import write_cifar10
+
 from tool_modules import ROOT
 
 HEADLINE_CONFIG = 'configs/faster_rcnn_emanet50_voc.py'

@@ -18,6 +18,7 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
 from mmengine.registry import HOOKS
+
 from tool_modules import ROOT
 
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
@@ -212,7 +213,7 @@ def run_kill_resume(tmp_path, body, data, by_epoch, length, interval, kill_at):
 
 
 def test_resume_classifier_exact(tmp_path):
-    from mmemanet.datasets.synthetic import write_cifar10
+    from mmemanet.testing.synthetic_datasets import write_cifar10
     write_cifar10(str(tmp_path / 'cifar'), num_train=10, num_test=10)
     # epoch-based: 3 iterations per epoch (4 + 4 + 2 images), checkpoints after epochs 1, 2, 3;
     # killed after iteration 5 (in epoch 2), resumed from epoch_1.pth
@@ -220,7 +221,7 @@ def test_resume_classifier_exact(tmp_path):
 
 
 def test_resume_detector_exact(tmp_path):
-    from mmemanet.datasets.synthetic import write_voc
+    from mmemanet.testing.synthetic_datasets import write_voc
     write_voc(str(tmp_path), num_trainval=4, num_test=2, num_trainval_2012=0, size_range=(96, 128))
     # iteration-based (2 iterations per pass over the data): checkpoints after iterations 2, 4, 6;
     # killed after iteration 3, resumed from iter_2.pth (mmengine replays the data loader to there)

@@ -5,12 +5,12 @@
 
 Writes ``OUT_DIR/cifar10/cifar-10-batches-py``, ``OUT_DIR/VOCdevkit/VOC{2007,2012}`` and
 ``OUT_DIR/coco/{train2017,val2017,annotations}`` (default OUT_DIR: data/small) and prints what it
-wrote. See :mod:`mmemanet.datasets.synthetic` for what the images show.
+wrote. See :mod:`mmemanet.testing.synthetic_datasets` for what the images show.
 """
 import argparse
 import json
 
-from mmemanet.datasets.synthetic import DEFAULT_SIZES, KINDS, write_small_datasets
+from mmemanet.testing.synthetic_datasets import DEFAULT_SIZES, KINDS, write_small_datasets
 
 
 def parse_args(argv=None):

@@ -6,16 +6,15 @@
 - :class:`~mmemanet.datasets.cifar.LocalCIFAR10` (mmpretrain ``DATASETS``): CIFAR-10 read from a
   local ``cifar-10-batches-py`` folder, without mmpretrain's md5 check of the official files and
   without downloading.
-- :mod:`mmemanet.datasets.synthetic`: writers of small, learnable synthetic datasets in the real
-  CIFAR-10 / VOC2007 / COCO on-disk formats (numpy + Pillow only; used by
-  ``tools/make_small_datasets.py`` and the tests).
 - :class:`~mmemanet.datasets.checked.CheckedVOCDataset`, :class:`~mmemanet.datasets.checked.CheckedCocoDataset`
   (mmdet ``DATASETS``): the stock VOC / COCO datasets checking that the dataset is there and every
   annotation and image file while loading, with errors that name the file.
 - :class:`~mmemanet.datasets.errors.DatasetFileError`: the one-line error all of them raise.
+
+(The writers of the small synthetic datasets that the demo and the tests use are in :mod:`mmemanet.testing`.)
 """
 from ..registry import installed
-from .errors import DatasetFileError
+from .errors import DatasetFileError  # noqa: F401
 
 if installed('mmpretrain'):
     from .cifar import CheckedCIFAR10, LocalCIFAR10  # noqa: F401

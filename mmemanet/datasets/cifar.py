@@ -29,7 +29,7 @@ class LocalCIFAR10(CIFAR10):
 
     The stock class checks the md5 sums of the official files and downloads them when the check
     fails, so it rejects any other data in the same format (a subset, a re-pickled copy, the
-    synthetic set of :mod:`mmemanet.datasets.synthetic`). This one only requires the files of the
+    synthetic set of :mod:`mmemanet.testing.synthetic_datasets`). This one only requires the files of the
     requested split to exist (``data_batch_1`` ... ``data_batch_5`` for ``split='train'``,
     ``test_batch`` for ``split='test'``) and reads them exactly like the stock class. It never
     downloads. Use it in a config with ``type='LocalCIFAR10'`` in place of ``type='CIFAR10'``; all
@@ -102,4 +102,3 @@ class CheckedCIFAR10(CIFAR10):
             reason = ' '.join(f'{type(e).__name__}: {e}'.split())
             raise missing_dataset(missing[0], f'CIFAR-10 batch file (and downloading it failed: {reason})',
                                   self.data_root, LAYOUT, SOURCE) from None
-
