@@ -1,4 +1,25 @@
+import os
+import os.path as osp
+
 from setuptools import find_packages, setup
+
+MIM_FILES = ('configs', 'tools', 'model-index.yml', 'metafile.yml')
+
+
+def add_mim_extension():
+    """Link ``configs/``, ``tools/``, ``model-index.yml`` and ``metafile.yml`` into ``mmemanet/.mim``, where
+    ``mim search`` / ``mim train`` look for them (what OpenMMLab packages do at install time)."""
+    here = osp.dirname(osp.abspath(__file__))
+    mim = osp.join(here, 'mmemanet', '.mim')
+    os.makedirs(mim, exist_ok=True)
+    for name in MIM_FILES:
+        link = osp.join(mim, name)
+        if osp.lexists(link):
+            os.remove(link)
+        os.symlink(osp.relpath(osp.join(here, name), mim), link)
+
+
+add_mim_extension()
 
 version = {}
 with open('mmemanet/version.py') as f:

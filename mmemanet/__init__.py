@@ -4,8 +4,7 @@ Importing the package registers everything it provides (see :mod:`mmemanet.regis
 Importing it also installs the safe checkpoint loader of :mod:`mmemanet.safe_loading`, which the configs
 rely on through ``custom_imports`` (mmengine's own checkpoints then load on torch >= 2.6, weights-only).
 """
-from . import safe_loading
-from . import datasets, engine, models  # noqa: F401  (registers datasets, hooks, layers and backbones)
+from . import datasets, engine, models, safe_loading  # noqa: F401  (registers datasets, hooks, layers, backbones)
 from .version import __version__
 
 safe_loading.install()

@@ -220,10 +220,10 @@ def test_bad_settings_fail_with_clear_messages():
     dict(type='EMCAResNet', depth=50, host='eca'),
 ])
 def test_stock_mmdet_faster_rcnn_with_only_the_backbone_swapped(tmp_path, backbone):
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
     from mmdet.registry import MODELS
     from mmdet.testing import demo_mm_inputs
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
     cfg_file = tmp_path / 'faster_rcnn_swap.py'
     cfg_file.write_text(
         "_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'\n"

@@ -8,6 +8,7 @@ import sys
 import torch
 
 from mmemanet.analysis.benchmark import BenchSettings, _peak_live_bytes, format_table, run_table
+
 from tool_modules import ROOT
 
 

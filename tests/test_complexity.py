@@ -10,6 +10,7 @@ from mmengine.config import Config
 import mmemanet  # noqa: F401  (registers the models)
 from mmemanet.analysis import build_target, count_parameters, measure_complexity, measure_detector_complexity
 from mmemanet.analysis.build import resize_shape
+
 from tool_modules import ROOT
 
 VOC_CONFIGS = ('configs/faster_rcnn_r50_voc.py', 'configs/faster_rcnn_emanet50_voc.py')
@@ -32,7 +33,8 @@ def test_whole_detector_is_counted_on_the_padded_input():
 
 
 def test_tool_prints_the_paper_figures_next_to_the_voc_detectors():
-    result = subprocess.run([sys.executable, 'tools/analysis/complexity.py', *VOC_CONFIGS, '--shape', '1', '3', '96', '96'],
+    result = subprocess.run([sys.executable, 'tools/analysis/complexity.py', *VOC_CONFIGS,
+                             '--shape', '1', '3', '96', '96'],
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith('configs/')]

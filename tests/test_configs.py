@@ -10,6 +10,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 from mmengine.utils import import_modules_from_strings
+
 from tool_modules import ROOT
 
 CONFIG_DIR = osp.join(ROOT, 'configs')
@@ -57,4 +58,3 @@ def test_config_loads_and_builds(name):
     with DefaultScope.overwrite_default_scope(scope):
         model = MODELS.build(cfg.model)
     assert type(model.backbone).__name__ == cfg.model.backbone.type
-

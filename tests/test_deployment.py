@@ -10,6 +10,7 @@ import torch
 import mmemanet  # noqa: F401  (registers the models)
 from mmemanet.analysis import build_target
 from mmemanet.analysis.onnx_export import compare_outputs
+
 from tool_modules import ROOT, load_tool
 
 

@@ -6,7 +6,6 @@ config's real metric (VOCMetric, CocoMetric, Accuracy); dist_train.sh / dist_tes
 CPU processes. Plus the tools' option handling, in process.
 """
 import os
-import os.path as osp
 import re
 import socket
 import subprocess

@@ -11,8 +11,7 @@ import torch
 
 import mmemanet  # noqa: F401  (registers the models)
 from mmemanet.models.backbones import EMANet, EMCAResNet
-from mmemanet.models.layers import EMCA, MixtureAttention
-from mmemanet.models.layers import srm
+from mmemanet.models.layers import EMCA, MixtureAttention, srm
 from mmemanet.models.layers.mixture_attention import memory_format_of
 
 # Relative tolerance in float32. A parameter gradient is a sum over every position; behind a training-mode
@@ -125,8 +124,8 @@ def test_fused_ma_equals_reference_with_other_branches():
         return MixtureAttention(48, 96, stride=2, kernels=(3, 5, 7), groups=(1, 2, 4), mixer_kernel=5,
                                 se_ratio=4, impl=impl)
     fused, reference = twin_modules(build, seed=3)
-    (yf, yr), (gf, gr), exact = run_both(fused, reference, torch.randn(3, 48, 9, 9, generator=torch.Generator().manual_seed(4)),
-                                         training=True)
+    x = torch.randn(3, 48, 9, 9, generator=torch.Generator().manual_seed(4))
+    (yf, yr), (gf, gr), exact = run_both(fused, reference, x, training=True)
     assert_rel_close(yf, yr, name='output')
     assert_rel_close(gf, gr, name='input grad')
     assert_same_state(fused, reference, exact)

@@ -159,6 +159,7 @@ def test_checkpoints_carrying_code_are_refused(tmp_path, payload, reason):
 
 def test_allowed_getattr_is_limited_to_history_buffer_statistics():
     from mmengine.logging.history_buffer import HistoryBuffer
+
     from mmemanet.safe_loading import checkpoint_getattr
     assert checkpoint_getattr(HistoryBuffer, 'mean') is HistoryBuffer.mean
     for obj, name in ((HistoryBuffer, 'update'), (HistoryBuffer, '__class__'), (torch, 'load')):

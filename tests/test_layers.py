@@ -16,6 +16,7 @@ from mmemanet.analysis import count_parameters
 from mmemanet.models.layers import (EMCA, ECAGate, FcaGate, MixtureAttention, PyramidSplitAttention, SEGate, SoftBAN,
                                     SRMGate)
 from mmemanet.models.layers.branches import branch_weights
+
 from reference_emanet import RefMA, ma_views
 
 REGISTERED = (MixtureAttention, PyramidSplitAttention, SoftBAN, SEGate, ECAGate, SRMGate, FcaGate, EMCA)
@@ -434,8 +435,8 @@ def test_gradients_reach_every_parameter(case):
         assert param.grad.abs().sum() > 0, name
 
 
-PLUGIN_CHANNELS = {MixtureAttention: 64, PyramidSplitAttention: 128, SEGate: 256, ECAGate: 256, SRMGate: 256, FcaGate: 256,
-                   EMCA: 256}  # SoftBAN, a norm layer: see test_softban_through_build_norm_layer
+PLUGIN_CHANNELS = {MixtureAttention: 64, PyramidSplitAttention: 128, SEGate: 256, ECAGate: 256, SRMGate: 256,
+                   FcaGate: 256, EMCA: 256}  # SoftBAN, a norm layer: see test_softban_through_build_norm_layer
 
 
 @pytest.fixture
@@ -473,8 +474,8 @@ RESNET_PLUGINS = [
 ]
 
 
-@pytest.mark.parametrize('cfg,position', RESNET_PLUGINS, ids=[f"{c['type']}-{c.get('host', '')}"
-                                                               for c, _ in RESNET_PLUGINS])
+@pytest.mark.parametrize('cfg,position', RESNET_PLUGINS,
+                         ids=[f"{c['type']}-{c.get('host', '')}" for c, _ in RESNET_PLUGINS])
 def test_plugin_in_stock_mmdet_resnet50(cfg, position):
     from mmdet.models.backbones import ResNet
     torch.manual_seed(0)

@@ -14,6 +14,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 import mmemanet  # noqa: F401
+
 from tool_modules import ROOT
 
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '*.py')) if 'custom_keys' in open(p).read())

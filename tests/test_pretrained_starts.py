@@ -150,9 +150,10 @@ def test_mmpretrain_classifier_checkpoint_loads_with_backbone_prefix(tmp_path):
 
 def test_detector_config_starts_from_torchvision_through_its_own_init_cfg(torchvision_r50):
     """The shipped EMCA-ECA Faster R-CNN config: its backbone init_cfg, with only the file overridden."""
+    from mmdet.registry import MODELS
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
-    from mmdet.registry import MODELS
+
     from tool_modules import ROOT
     path, state = torchvision_r50
     cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'faster_rcnn_emca_eca_r50_fpn_1x_coco.py'))

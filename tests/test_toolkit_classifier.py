@@ -23,6 +23,7 @@ from mmengine.runner import CheckpointLoader
 
 import mmemanet  # noqa: F401
 from mmemanet.engine import CheckpointMismatchError
+
 from tool_modules import ROOT, load_tool
 
 vis_cam = load_tool('analysis/vis_cam')

@@ -16,6 +16,7 @@ import torch
 import yaml
 
 import mmemanet
+
 from tool_modules import ROOT
 
 

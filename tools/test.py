@@ -18,8 +18,9 @@ Distributed: ``tools/dist_test.sh CONFIG CHECKPOINT N [args]`` (gloo CPU process
 """
 import argparse
 
-import mmemanet  # noqa: F401  (registers modules; safe checkpoint loading)
 from mmengine.config import ConfigDict
+
+import mmemanet  # noqa: F401  (registers modules; safe checkpoint loading)
 
 from runner_setup import add_common_args, build_runner, load_config, one_line_errors, parse_args, setup_launcher
 

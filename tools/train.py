@@ -22,9 +22,10 @@ machine without a CUDA device the processes run on the CPU with the gloo backend
 import argparse
 import logging
 
+from mmengine.logging import print_log
+
 import mmemanet  # noqa: F401  (registers modules; safe checkpoint loading)
 from mmemanet.engine.start_checkpoint import check_start_checkpoints
-from mmengine.logging import print_log
 
 from runner_setup import add_common_args, build_runner, load_config, one_line_errors, parse_args, setup_launcher
 

@@ -155,7 +155,8 @@ class ModelUnderTest:
         if self.kind == 'detector':
             if settings.compile:  # train_step / test_step call the detector itself: compile its forward
                 self.model.forward = torch.compile(self.model.forward)
-            num_classes = next(m.num_classes for m in model.modules() if isinstance(getattr(m, 'num_classes', None), int))
+            num_classes = next(m.num_classes for m in model.modules()
+                               if isinstance(getattr(m, 'num_classes', None), int))
             self.inputs = synthetic_detection_batch(self.input_shape[0], self.input_shape[1:], num_classes, seed=seed)
             self.step = self._detector_train_step() if settings.mode == 'train' else self._detector_inference_step()
             return
@@ -393,4 +394,3 @@ def format_table(table: BenchTable) -> str:
 
 def table_to_dict(table: BenchTable) -> dict:
     return asdict(table)
-

@@ -25,8 +25,8 @@ import json
 import torch
 
 import mmemanet  # noqa: F401  (registers the models)
-from mmemanet.analysis.benchmark import (DEVICES, MODES, PRECISIONS, BenchSettings, format_table,
-                                         hardware_info, run_table, table_to_dict)
+from mmemanet.analysis.benchmark import (DEVICES, MODES, PRECISIONS, BenchSettings, format_table, hardware_info,
+                                         run_table, table_to_dict)
 from mmemanet.analysis.presets import DETECTOR_PRESETS, PRESETS
 
 

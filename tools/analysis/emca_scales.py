@@ -16,11 +16,11 @@ import matplotlib
 
 matplotlib.use('Agg')  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
-import mmemanet  # noqa: E402,F401  (registers the backbones; safe checkpoint loading)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import MODELS, init_default_scope  # noqa: E402
 from mmengine.runner import CheckpointLoader  # noqa: E402
 
+import mmemanet  # noqa: E402,F401  (registers the backbones; safe checkpoint loading)
 from mmemanet.models.backbones import AttnResNet  # noqa: E402
 from mmemanet.models.layers import EMCA  # noqa: E402
 

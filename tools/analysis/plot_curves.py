@@ -88,7 +88,8 @@ def plot_curves(runs: Sequence[Run], keys: Sequence[str], out_file: str):
                 ax.plot(xs, ys, marker='o' if len(xs) < 30 else None, markersize=3, label=run.label)
         training = any(key in run.train for run in runs)
         ax.set_xlabel('iteration' if training or not all(r.val_x_is_epoch for r in runs) else 'epoch')
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # iterations and epochs are whole numbers
+        # iterations and epochs are whole numbers
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
         ax.set_title(key)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

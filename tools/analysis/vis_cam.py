@@ -31,7 +31,6 @@ import matplotlib
 matplotlib.use('Agg')  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import mmcv  # noqa: E402
-import mmemanet  # noqa: E402,F401  (registers the modules; safe checkpoint loading)
 import numpy as np  # noqa: E402
 import pytorch_grad_cam as cam_lib  # noqa: E402
 import torch  # noqa: E402
@@ -41,6 +40,7 @@ from mmpretrain.apis import get_model  # noqa: E402
 from pytorch_grad_cam.utils.image import show_cam_on_image  # noqa: E402
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
 
+import mmemanet  # noqa: E402,F401  (registers the modules; safe checkpoint loading)
 from mmemanet.engine import check_state_dict_fits  # noqa: E402
 from mmemanet.models.backbones import AttnResNet  # noqa: E402
 from mmemanet.models.layers import EMCA  # noqa: E402

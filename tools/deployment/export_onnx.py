@@ -19,8 +19,8 @@ from mmengine.config import DictAction
 
 import mmemanet  # noqa: F401  (registers the models; safe checkpoint loading)
 from mmemanet.analysis import build_target
-from mmemanet.analysis.onnx_export import (compare_outputs, export_onnx, exportable, onnxruntime_outputs,
-                                           output_names, torch_outputs)
+from mmemanet.analysis.onnx_export import (compare_outputs, export_onnx, exportable, onnxruntime_outputs, output_names,
+                                           torch_outputs)
 
 
 def parse_args(argv=None):

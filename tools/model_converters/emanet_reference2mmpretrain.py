@@ -23,8 +23,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmemanet  # noqa: F401  (registers EMANet; safe checkpoint loading)
-from mmemanet.safe_loading import CheckpointLoadError, load_from_local
 from mmemanet.engine.reference_emanet import ReferenceCheckpointError, convert_reference_emanet
+from mmemanet.safe_loading import CheckpointLoadError, load_from_local
 
 DEFAULT_CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
                           'emanet50_cifar10.py')

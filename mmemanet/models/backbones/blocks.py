@@ -29,6 +29,7 @@ from ..layers import EMCA, ChannelGate
 
 STYLES = ('pytorch', 'caffe')
 
+
 def known_types(slot: str) -> list:
     """The registered modules that declare ``slot = 'attention'`` (a gate) or ``'mixer'`` (in place of the
     3x3 conv): this package's attention modules, read off mmengine's root registry."""

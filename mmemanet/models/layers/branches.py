@@ -2,7 +2,6 @@
 settings check, the branch convolutions, the SE shared by the branches and the softmax across branches."""
 import math
 
-import torch
 from mmengine.model import BaseModule
 from torch import nn
 

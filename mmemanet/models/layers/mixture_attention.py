@@ -6,8 +6,8 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch import nn
 
-from .precision import cast_to
 from .branches import BranchSE, branch_convs, branch_weights, check_branches
+from .precision import cast_to
 from .softban import SoftBAN, running_stats_momentum, soft_ban
 from .tracing import tracing
 
