@@ -14,14 +14,16 @@ import numpy
 import torch
 from mmengine.utils.dl_utils import collect_env as collect_base_env
 
-import mmemanet
+from ..version import __version__
+
+PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def package_git_hash() -> str:
     """The commit of the checkout this package is imported from, or ``'not a git checkout'``."""
     try:
         return subprocess.check_output(
-            ['git', '-C', osp.dirname(osp.abspath(mmemanet.__file__)), 'rev-parse', '--short=7', 'HEAD'],
+            ['git', '-C', PACKAGE_DIR, 'rev-parse', '--short=7', 'HEAD'],
             stderr=subprocess.DEVNULL, text=True).strip()
     except (OSError, subprocess.CalledProcessError):
         return 'not a git checkout'
@@ -65,7 +67,7 @@ def collect_env(with_torch_compiling_info: bool = False) -> 'OrderedDict[str, st
     env_info.update(mmcv_info())
     env_info['MMDetection'] = version_of('mmdet')
     env_info['MMPreTrain'] = version_of('mmpretrain')
-    env_info['mmemanet'] = f'{mmemanet.__version__}+{package_git_hash()}'
+    env_info['mmemanet'] = f'{__version__}+{package_git_hash()}'
     return env_info
 
 
