@@ -14,6 +14,8 @@ from mmemanet.models.layers import (EMCA, ECAGate, FcaGate, MixtureAttention, Py
                                     SRMGate)
 from mmemanet.models.layers.branches import BranchSE, branch_weights
 
+from randomized import scramble_
+
 # Tolerances, as relative errors of whole tensors (||amp - fp32|| / ||fp32||). bfloat16 keeps 8 significant
 # bits (round-off 2^-9 = 0.2 % per rounding); a gate rounds a few times (measured 0.2-0.6 %), MA a few tens of
 # times behind three training-mode batch norms (2.4 %), a backbone a few hundred times. A single parameter
@@ -35,18 +37,6 @@ NET_TRAIN_TOL = 1.5e-1
 def rel_err(actual, expected):
     actual, expected = actual.detach().double(), expected.detach().double()
     return float((actual - expected).norm() / expected.norm())
-
-
-def scrambled(module, seed=0):
-    """Random parameters (running variances in [0.5, 2]), so that every gate actually gates."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in module.state_dict().items():
-            if name.endswith('running_var'):
-                tensor.uniform_(0.5, 2.0, generator=gen)
-            elif tensor.is_floating_point():
-                tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.3)
-    return module
 
 
 # (name, builder, input shape, whether the module's input arrives in the autocast dtype): the gates and
@@ -82,7 +72,7 @@ def test_module_under_bf16_autocast_follows_fp32(name, build, shape, half_input)
     """Output, input gradient and every parameter gradient within the stated tolerances of float32 (computed
     from the same bfloat16-rounded input), and the output in the map's half-precision dtype."""
     torch.manual_seed(0)
-    module = scrambled(build()).train()
+    module = scramble_(build()).train()
     amp_module = copy.deepcopy(module)
     x = torch.randn(shape).bfloat16().float()  # representable in bfloat16: only the module's round-off counts
     grad_out = torch.randn(module(x).shape).bfloat16().float()
@@ -141,7 +131,7 @@ def test_large_inputs_stay_finite(name, build, shape, dtype):
     gradients stay finite too. (In float16 the backward of ``x * factors`` sums ``grad * x`` over H x W in
     float16, which overflows at this magnitude: there GradScaler's inf check is what catches it.)"""
     torch.manual_seed(0)
-    module = scrambled(build()).train()
+    module = scramble_(build()).train()
     x = (torch.randn(shape) * 3000 + 1000).to(dtype).float()
     grad_out = torch.randn(module(x).shape)
     y32, _, _ = forward_backward(copy.deepcopy(module), x, grad_out)

@@ -14,6 +14,8 @@ from mmemanet.models.backbones import EMANet, EMCAResNet
 from mmemanet.models.layers import EMCA, MixtureAttention, srm
 from mmemanet.models.layers.mixture_attention import memory_format_of
 
+from randomized import scramble_
+
 # Relative tolerance in float32. A parameter gradient is a sum over every position; behind a training-mode
 # BatchNorm its terms nearly cancel (softban.bias, pw_conv.bias), so there the float32 result of EITHER
 # formulation is ~1e-4 away from the float64 one. Each gradient tensor (and all of them together) is therefore
@@ -22,24 +24,18 @@ RTOL = 1e-5
 CL = torch.channels_last
 
 
+@pytest.fixture(autouse=True)
+def seeded_inputs():
+    """The same random inputs whatever ran before (the tolerances below are judged on them)."""
+    torch.manual_seed(0)
+
+
 def assert_rel_close(actual, expected, rtol=RTOL, name='', atol=0.0):
     """``||actual - expected|| <= rtol * ||expected|| + atol`` (relative error of the whole tensor)."""
     assert actual.shape == expected.shape, name
     actual, expected = actual.detach().double(), expected.detach().double()
     err, scale = (actual - expected).norm(), expected.norm()
     assert err <= rtol * scale + atol, f'{name}: relative error {float(err / scale):.3g} > {rtol}'
-
-
-def scramble_(module, seed=0):
-    """Random parameters and running statistics, so that no branch or channel block looks like another."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in module.state_dict().items():
-            if name.endswith('running_var'):
-                tensor.uniform_(0.5, 2.0, generator=gen)
-            elif tensor.is_floating_point():
-                tensor.copy_(torch.randn(tensor.shape, generator=gen) * 0.3)
-    return module
 
 
 def twin_modules(build, seed=0):

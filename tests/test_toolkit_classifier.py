@@ -9,8 +9,6 @@ import os
 import os.path as osp
 import pickle
 import shutil
-import subprocess
-import sys
 
 import matplotlib
 import mmcv
@@ -24,7 +22,7 @@ from mmengine.runner import CheckpointLoader
 import mmemanet  # noqa: F401
 from mmemanet.engine import CheckpointMismatchError
 
-from tool_modules import ROOT, load_tool
+from tool_modules import load_tool, run_tool
 
 vis_cam = load_tool('analysis/vis_cam')
 emca_scales = load_tool('analysis/emca_scales')
@@ -33,15 +31,6 @@ plot_curves = load_tool('analysis/plot_curves')
 PHOTO = osp.join(matplotlib.get_data_path(), 'sample_data', 'grace_hopper.jpg')
 RESNET = 'configs/resnet50_cifar10.py'
 EMCA = 'configs/emca_eca_resnet18_cifar10.py'
-ENV = dict(os.environ, OMP_NUM_THREADS='1')
-
-
-def run(args):
-    """Run a tool with this interpreter in the repository root; return its output."""
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-    assert proc.returncode == 0, f'{" ".join(args)} failed:\n{proc.stdout[-6000:]}'
-    return proc.stdout
 
 
 def cifar_options(data):
@@ -66,7 +55,7 @@ def runs(small_datasets, tmp_path_factory):
     for name, config, extra in (('resnet18', RESNET, RESNET18), ('emca_eca_r18', EMCA, {})):
         work_dir = tmp_path_factory.mktemp(name)
         options = [*cifar_options(small_datasets), *(f'{key}={value}' for key, value in extra.items())]
-        run(['tools/train.py', config, '--work-dir', str(work_dir), '--cfg-options', *options])
+        run_tool(['tools/train.py', config, '--work-dir', str(work_dir), '--cfg-options', *options])
         for epoch in (1, 2):
             assert (work_dir / f'epoch_{epoch}.pth').is_file()
         found[name] = (config, work_dir, extra)
@@ -200,10 +189,10 @@ def test_curves_of_two_runs_in_one_png(runs, tmp_path):
 def test_test_tool_draws_and_dumps_classifier_predictions(runs, small_datasets, tmp_path):
     config, work_dir, _ = runs['emca_eca_r18']
     show_dir, results = tmp_path / 'shown', tmp_path / 'predictions.pkl'
-    run(['tools/test.py', config, str(work_dir / 'epoch_2.pth'), '--work-dir', str(tmp_path),
-         '--show-dir', str(show_dir), '--out', str(results), '--cfg-options', *cifar_options(small_datasets),
-         # equal batches: mmpretrain's hook numbers the samples of a short last batch wrongly
-         'test_dataloader.batch_size=5'])
+    run_tool(['tools/test.py', config, str(work_dir / 'epoch_2.pth'), '--work-dir', str(tmp_path),
+              '--show-dir', str(show_dir), '--out', str(results), '--cfg-options', *cifar_options(small_datasets),
+              # equal batches: mmpretrain's hook numbers the samples of a short last batch wrongly
+              'test_dataloader.batch_size=5'])
     # every test image, drawn with its predicted class, named <index>_<step>.png by mmpretrain's hook
     assert sorted(os.listdir(show_dir)) == sorted(f'{i}_0.png' for i in range(10))
     with open(results, 'rb') as f:

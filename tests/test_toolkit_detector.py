@@ -4,23 +4,13 @@ predictions drawn by mmdet's own DetVisualizationHook and dumped by mmdet's Dump
 import os
 import os.path as osp
 import pickle
-import subprocess
-import sys
 
 import mmcv
 import numpy as np
 
-from tool_modules import ROOT
+from tool_modules import run_tool
 
 CONFIG = 'configs/demo/faster_rcnn_emanet18_synthetic_voc.py'
-ENV = dict(os.environ, OMP_NUM_THREADS='1')
-
-
-def run(args):
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-    assert proc.returncode == 0, f'{" ".join(args)} failed:\n{proc.stdout[-6000:]}'
-    return proc.stdout
 
 
 def test_detections_drawn_and_dumped(small_datasets, tmp_path):
@@ -28,12 +18,12 @@ def test_detections_drawn_and_dumped(small_datasets, tmp_path):
     options = [*(f'train_dataloader.dataset.dataset.datasets.{i}.data_root={voc}' for i in (0, 1)),
                f'test_dataloader.dataset.data_root={voc}', 'model.backbone.init_cfg=None',
                'train_cfg.max_epochs=1']
-    run(['tools/train.py', CONFIG, '--work-dir', str(tmp_path), '--no-validate', '--cfg-options', *options])
+    run_tool(['tools/train.py', CONFIG, '--work-dir', str(tmp_path), '--no-validate', '--cfg-options', *options])
     show_dir, results = tmp_path / 'drawn', tmp_path / 'detections.pkl'
     # score threshold 0: every kept box is drawn, however unsure a one-epoch detector is
-    output = run(['tools/test.py', CONFIG, str(tmp_path / 'epoch_1.pth'), '--work-dir', str(tmp_path),
-                  '--show-dir', str(show_dir), '--out', str(results), '--cfg-options', *options,
-                  'default_hooks.visualization.score_thr=0', 'model.test_cfg.rcnn.score_thr=0'])
+    output = run_tool(['tools/test.py', CONFIG, str(tmp_path / 'epoch_1.pth'), '--work-dir', str(tmp_path),
+                       '--show-dir', str(show_dir), '--out', str(results), '--cfg-options', *options,
+                       'default_hooks.visualization.score_thr=0', 'model.test_cfg.rcnn.score_thr=0'])
     assert 'pascal_voc/mAP' in output
 
     with open(f'{voc}VOC2007/ImageSets/Main/test.txt') as f:

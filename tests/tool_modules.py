@@ -1,7 +1,9 @@
 """Where the repository is (``ROOT``), and the scripts of ``tools/`` as modules, loaded the way running them
 sets them up (``tools/`` on sys.path)."""
 import importlib.util
+import os
 import os.path as osp
+import subprocess
 import sys
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -15,3 +17,13 @@ def load_tool(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_tool(args, threads=1):
+    """``python <args>`` in the repository root in a subprocess (``threads`` CPU threads); its output.
+    A failure fails the test with the end of the output."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    assert proc.returncode == 0, f'{" ".join(args)} failed:\n{proc.stdout[-6000:]}'
+    return proc.stdout
