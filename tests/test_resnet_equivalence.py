@@ -112,9 +112,11 @@ def test_same_module_as_mmpretrain_resnet(name):
     kind, options, ours_extra = MMPRETRAIN_GRID[name]
     options = dict(options, **SMALL)
     torch.manual_seed(0)
-    theirs = MODELS.build(dict(copy.deepcopy(options), type=kind))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # whatever scope an earlier test left
+        theirs = MODELS.build(dict(copy.deepcopy(options), type=kind))
+        ours = AttnResNet(**options, **ours_extra)
     theirs.init_weights()
-    ours = AttnResNet(**options, **ours_extra, key_layout='mmpretrain')
+    assert ours.key_layout == 'mmpretrain'
     assert_same_module(theirs, ours, size=32 if 'cifar' in name else 64)
 
 
