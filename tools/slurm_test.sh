@@ -11,28 +11,9 @@ if [ $# -lt 4 ]; then
     exit 2
 fi
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/python.sh"
 PARTITION=$1
 JOB_NAME=$2
 CONFIG=$3
 CHECKPOINT=$4
 shift 4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-if [ "$GPUS_PER_NODE" -gt 0 ]; then
-    PER_NODE=(--gres="gpu:$GPUS_PER_NODE" --ntasks-per-node="$GPUS_PER_NODE")
-else
-    PER_NODE=()
-fi
-set -x
-# shellcheck disable=SC2086  # SRUN_ARGS holds several words
-PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" srun -p "$PARTITION" \
-    --job-name="$JOB_NAME" \
-    "${PER_NODE[@]}" \
-    --ntasks="$GPUS" \
-    --cpus-per-task="$CPUS_PER_TASK" \
-    --kill-on-bad-exit=1 \
-    $SRUN_ARGS \
-    "$PYTHON" -u "$HERE/test.py" "$CONFIG" "$CHECKPOINT" --launcher=slurm "$@"
+exec "$HERE/srun.sh" "$PARTITION" "$JOB_NAME" "$HERE/test.py" "$CONFIG" "$CHECKPOINT" --launcher=slurm "$@"
