@@ -81,7 +81,8 @@ class EMCAResNet(AttnResNet):
     def _block_attention(self, attention, stage_idx, block_idx):
         if self.where == 'first' and block_idx > 0:
             return None
-        channels = [self._stage_out_channels(s) for s, _ in self.tap_sources(stage_idx)]
+        # taps come from earlier stages, whose output widths AttnResNet has recorded by now
+        channels = [self.feat_channels[s] for s, _ in self.tap_sources(stage_idx)]
         return dict(self.emca_cfg, tap_channels=channels)
 
     def _forward_stages(self, x: torch.Tensor) -> List[torch.Tensor]:

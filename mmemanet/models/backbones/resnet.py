@@ -296,9 +296,6 @@ class AttnResNet(BaseModule):
         """The gate config of block ``block_idx`` of stage ``stage_idx`` (EMCAResNet routes its own)."""
         return attention
 
-    def _stage_out_channels(self, stage_idx: int) -> int:
-        return self.base_channels * 2**stage_idx * self.expansion
-
     # ----------------------------------------------------------------- the two key layouts
     def _other_layout_units(self) -> Dict[str, Dict[str, str]]:
         """Where the two layouts differ: unit prefix (the deep stem, a stride-1 ``avg_down`` shortcut)
