@@ -12,7 +12,7 @@ import torch
 import mmemanet  # noqa: F401  (registers the models)
 from mmemanet.models.backbones import EMANet, EMCAResNet
 from mmemanet.models.layers import EMCA, MixtureAttention, srm
-from mmemanet.models.layers.mixture_attention import memory_format_of
+from mmemanet.models.layers.mixture_attention import branch_conv, memory_format_of
 
 from randomized import scramble_
 
@@ -140,6 +140,34 @@ def test_compiled_fused_ma_equals_reference(training):
     assert_rel_close(yf, yr, name='output')
     assert_rel_close(gf, gr, name='input grad')
     assert_same_state(fused, reference, exact)
+
+
+def grouped_conv2d(x, weight, stride, padding, groups):
+    return torch.nn.functional.conv2d(x, weight, None, stride, padding, 1, groups)
+
+
+@pytest.mark.parametrize('fmt', [torch.contiguous_format, CL], ids=['nchw', 'channels_last'])
+@pytest.mark.parametrize('in_channels,out_channels,kernel,stride,groups', [
+    (64, 16, 9, 1, 16),   # MA's k = 9 branch at P = 64: one output per group, 4 inputs -> depthwise + sum
+    (48, 8, 5, 2, 8),     # strided, 6 inputs per group
+    (64, 16, 7, 1, 8),    # two outputs per group: the plain grouped conv
+    (16, 16, 3, 1, 16),   # depthwise already
+])
+def test_branch_conv_equals_grouped_conv2d(in_channels, out_channels, kernel, stride, groups, fmt):
+    """Output, input gradient and weight gradient of :func:`branch_conv` equal ``F.conv2d``'s; the output
+    keeps the input's memory format."""
+    x = torch.randn(3, in_channels, 11, 11).contiguous(memory_format=fmt).requires_grad_()
+    w = torch.randn(out_channels, in_channels // groups, kernel, kernel, requires_grad=True)
+    grad = torch.randn(3, out_channels, (11 - 1) // stride + 1, (11 - 1) // stride + 1)
+    results = []
+    for conv in (branch_conv, grouped_conv2d):
+        y = conv(x, w, (stride, stride), (kernel // 2, kernel // 2), groups)
+        gx, gw = torch.autograd.grad(y, (x, w), grad.contiguous(memory_format=memory_format_of(y)))
+        results.append((y, gx, gw))
+    (y, gx, gw), (y_ref, gx_ref, gw_ref) = results
+    assert memory_format_of(y) == memory_format_of(x)
+    for name, a, b in (('output', y, y_ref), ('input grad', gx, gx_ref), ('weight grad', gw, gw_ref)):
+        assert_rel_close(a, b, rtol=1e-6, name=name)
 
 
 def test_running_statistics_equal_after_train_steps_then_eval():
