@@ -2,9 +2,11 @@
 on tiny settings here; no timing is asserted (speed figures come from running the tool, see the README)."""
 import json
 import math
+import statistics
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from mmemanet.analysis.benchmark import BenchSettings, _peak_live_bytes, format_table, run_table
@@ -36,6 +38,27 @@ def test_run_table_pairs_every_round_with_the_baseline():
     assert emca.images_per_s == 2 / sorted(emca.seconds)[1]
     text = format_table(table)
     assert 'baseline=resnet18' in text and 'emca_eca_resnet18' in text
+
+
+def test_onnxruntime_rows_take_turns_with_their_pytorch_twins():
+    """``onnxruntime=True`` adds ``<model>@onnxruntime`` after each model (exported, checked against PyTorch,
+    then timed in the same rounds, ratios to the same baseline); it has no memory figures."""
+    settings = BenchSettings(mode='inference', batch_size=2, input_size=(32, 32), warmup=1, repeats=2,
+                             onnxruntime=True)
+    table = run_table(['resnet18', 'emca_eca_resnet18'], settings, memory=False, log=lambda msg: None)
+    names = [r.name for r in table.results]
+    assert names == ['resnet18', 'resnet18@onnxruntime', 'emca_eca_resnet18', 'emca_eca_resnet18@onnxruntime']
+    base, ort, emca, emca_ort = table.results
+    assert ort.params == base.params and emca_ort.params == emca.params
+    assert ort.input_shape == base.input_shape == [2, 3, 32, 32]
+    assert len(ort.seconds) == 2 and ort.ratio == statistics.median(b / m for m, b in zip(ort.seconds, base.seconds))
+    assert ort.peak_memory_mib is None and 'resnet18@onnxruntime' in format_table(table)
+
+
+@pytest.mark.parametrize('settings', [dict(mode='train'), dict(precision='amp'), dict(channels_last=True)])
+def test_onnxruntime_rows_refuse_other_than_cpu_fp32_inference(settings):
+    with pytest.raises(ValueError, match='onnxruntime rows are CPU fp32 inference only'):
+        BenchSettings(onnxruntime=True, **settings)
 
 
 def test_command_line_tool_trains_measures_memory_and_writes_json(tmp_path):

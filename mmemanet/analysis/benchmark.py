@@ -29,10 +29,15 @@ What is measured, per model (a preset of :mod:`mmemanet.analysis.presets` or a c
   the order and sizes of allocations as much as on what is needed (``MALLOC_MMAP_THRESHOLD_=131072`` in
   the environment makes it follow the tensors).
 - ``amp``: ``torch.autocast`` with float16 on CUDA (plus a ``GradScaler`` in training) and bfloat16 on CPU.
+- ``onnxruntime`` (CPU fp32 inference, classifiers and backbones): each model is also exported to ONNX
+  (:mod:`mmemanet.analysis.onnx_export`) and run by onnxruntime on the same batch, with as many intra-op
+  threads as torch uses, as one more row ``<model>@onnxruntime`` that takes its turns in the round robin.
+  Its outputs are checked against PyTorch first (the export tool's tolerance); it has no memory figures.
 """
 import os
 import platform
 import statistics
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
@@ -45,6 +50,7 @@ import torch.nn.functional as F
 
 from .build import BuiltModel, build_target
 from .detection_batch import synthetic_detection_batch
+from .onnx_export import EXPORT_ATOL, EXPORT_RTOL
 
 MODES = ('inference', 'train')
 PRECISIONS = ('fp32', 'amp')
@@ -67,6 +73,7 @@ class BenchSettings:
     warmup: int = 2
     repeats: int = 5
     iters: int = 1
+    onnxruntime: bool = False
 
     def __post_init__(self):
         for name, value, valid in (('mode', self.mode, MODES), ('precision', self.precision, PRECISIONS),
@@ -80,6 +87,11 @@ class BenchSettings:
             raise ValueError(f'warmup={self.warmup} must be >= 0')
         if self.device == 'cuda' and not torch.cuda.is_available():
             raise ValueError('device=cuda but torch.cuda.is_available() is False; use device=cpu')
+        if self.onnxruntime and (self.mode, self.precision, self.device, self.channels_last, self.compile) != (
+                'inference', 'fp32', 'cpu', False, False):
+            raise ValueError(f'onnxruntime rows are CPU fp32 inference only; got mode={self.mode!r}, '
+                             f'precision={self.precision!r}, device={self.device!r}, '
+                             f'channels_last={self.channels_last}, compile={self.compile}')
 
 
 @dataclass
@@ -142,7 +154,7 @@ class ModelUnderTest:
 
     def __init__(self, target: str, settings: BenchSettings, seed: int = 0):
         torch.manual_seed(seed)
-        built = build_target(target)
+        built = self.built = build_target(target)
         self.input_shape = list(default_input_shape(built, settings))
         model = built.model
         fmt = torch.channels_last if settings.channels_last else torch.contiguous_format
@@ -240,6 +252,43 @@ class ModelUnderTest:
         return time.perf_counter() - start, time.process_time() - start_cpu
 
 
+class OnnxRuntimeUnderTest:
+    """A model exported to ONNX and run by onnxruntime (CPU, ``threads`` intra-op threads) on the same
+    input as its PyTorch twin: the row ``<target>@onnxruntime``. The export is checked against PyTorch
+    (:data:`EXPORT_RTOL`, :data:`EXPORT_ATOL`) before anything is timed."""
+
+    def __init__(self, twin: ModelUnderTest, threads: int):
+        import onnxruntime
+
+        from .onnx_export import compare_outputs, export_onnx, exportable, output_names, torch_outputs
+        if twin.kind == 'detector':
+            raise ValueError(f'{twin.name}: the onnxruntime row takes classifiers and backbones, not detectors '
+                             '(tools/deployment/export_onnx.py exports a detector\'s backbone)')
+        self.name = f'{twin.name}@onnxruntime'
+        self.kind, self.input_shape, self.params, self.last_loss = twin.kind, twin.input_shape, twin.params, None
+        module = exportable(twin.built)
+        expected = torch_outputs(module, twin.inputs)
+        names = output_names(twin.built, len(expected))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, 'model.onnx')
+            export_onnx(module, twin.inputs, path, names)
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            self.session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        self.feed = {'input': twin.inputs.numpy()}
+        compare_outputs(expected, self.session.run(None, self.feed), names, EXPORT_RTOL, EXPORT_ATOL)
+
+    def step(self) -> None:
+        self.session.run(None, self.feed)
+
+    def timed(self, iters: int) -> Tuple[float, float]:
+        """(wall-clock seconds, process CPU seconds) of ``iters`` runs."""
+        start, start_cpu = time.perf_counter(), time.process_time()
+        for _ in range(iters):
+            self.step()
+        return time.perf_counter() - start, time.process_time() - start_cpu
+
+
 def _resident_bytes(key: str) -> int:
     """``VmRSS`` (current) or ``VmHWM`` (peak) of this process in bytes, from /proc/self/status."""
     with open('/proc/self/status') as f:
@@ -320,6 +369,9 @@ def run_table(targets: Sequence[str], settings: BenchSettings, baseline: Optiona
     for target in targets:
         log(f'building {target}')
         models.append(ModelUnderTest(target, settings))
+        if settings.onnxruntime:
+            log(f'exporting {target} to ONNX and checking it with onnxruntime')
+            models.append(OnnxRuntimeUnderTest(models[-1], threads or torch.get_num_threads()))
     log(f'warm-up: {settings.warmup} step(s) each')
     for _ in range(settings.warmup):
         for m in models:

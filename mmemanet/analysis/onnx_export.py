@@ -11,6 +11,10 @@ from torch import nn
 
 from .build import BuiltModel
 
+#: The onnxruntime check: every output value within ``EXPORT_ATOL + EXPORT_RTOL x |PyTorch value|`` (float32).
+EXPORT_RTOL = 1e-3
+EXPORT_ATOL = 1e-4
+
 
 class ClassifierLogits(nn.Module):
     """An mmpretrain classifier as ``x: [B, 3, H, W] -> logits [B, num_classes]`` (``mode='tensor'``)."""

@@ -15,6 +15,8 @@ Examples:
         faster_rcnn_emca_se50 --modes train inference --repeats 5
     # any detector config
     python tools/analysis/benchmark.py configs/faster_rcnn_r50_voc.py configs/faster_rcnn_emanet50_voc.py
+    # the same classifiers exported to ONNX and run by onnxruntime, next to PyTorch eager
+    python tools/analysis/benchmark.py cifar_resnet50 cifar_emanet50 --onnxruntime
     # on a GPU, fp32 and AMP, batch 128
     python tools/analysis/benchmark.py cifar_emanet50 cifar_resnet50 --device cuda --batch-size 128 \\
         --precisions fp32 amp --json work_dirs/bench.json
@@ -45,6 +47,9 @@ def parse_args():
                         'detectors 512x512 on CPU, 800x1333 on CUDA)')
     parser.add_argument('--channels-last', action='store_true', help='model and input in channels_last')
     parser.add_argument('--compile', action='store_true', help='torch.compile every model')
+    parser.add_argument('--onnxruntime', action='store_true',
+                        help='inference on CPU in fp32: also export each classifier / backbone to ONNX and time it '
+                        'in onnxruntime (row <model>@onnxruntime, outputs checked against PyTorch first)')
     parser.add_argument('--warmup', type=int, default=2, help='untimed steps per model')
     parser.add_argument('--repeats', type=int, default=5, help='timed rounds (medians over these)')
     parser.add_argument('--iters', type=int, default=1, help='steps per model per round')
@@ -67,7 +72,8 @@ def main():
                 settings = BenchSettings(
                     mode=mode, precision=precision, device=args.device, batch_size=args.batch_size,
                     input_size=tuple(args.input_size) if args.input_size else None,
-                    channels_last=args.channels_last, compile=args.compile, warmup=args.warmup,
+                    channels_last=args.channels_last, compile=args.compile, onnxruntime=args.onnxruntime,
+                    warmup=args.warmup,
                     repeats=args.repeats, iters=args.iters)
                 table = run_table(args.targets, settings, args.baseline, memory=not args.no_memory,
                                   threads=args.threads, log=lambda msg: print(msg, flush=True))

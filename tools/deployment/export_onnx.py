@@ -19,8 +19,8 @@ from mmengine.config import DictAction
 
 import mmemanet  # noqa: F401  (registers the models; safe checkpoint loading)
 from mmemanet.analysis import build_target
-from mmemanet.analysis.onnx_export import (compare_outputs, export_onnx, exportable, onnxruntime_outputs, output_names,
-                                           torch_outputs)
+from mmemanet.analysis.onnx_export import (EXPORT_ATOL, EXPORT_RTOL, compare_outputs, export_onnx, exportable,
+                                           onnxruntime_outputs, output_names, torch_outputs)
 
 
 def parse_args(argv=None):
@@ -31,8 +31,8 @@ def parse_args(argv=None):
     parser.add_argument('--shape', type=int, nargs='+', default=[224, 224],
                         help='input height and width (one number: square), batch 1')
     parser.add_argument('--opset-version', type=int, help="ONNX opset (default: the exporter's)")
-    parser.add_argument('--rtol', type=float, default=1e-3, help='relative tolerance of the onnxruntime check')
-    parser.add_argument('--atol', type=float, default=1e-4, help='absolute tolerance of the onnxruntime check')
+    parser.add_argument('--rtol', type=float, default=EXPORT_RTOL, help='relative tolerance of the onnxruntime check')
+    parser.add_argument('--atol', type=float, default=EXPORT_ATOL, help='absolute tolerance of the onnxruntime check')
     parser.add_argument('--seed', type=int, default=0, help='seed of the random check input')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, xxx=yyy pairs')
