@@ -50,7 +50,7 @@ import torch.nn.functional as F
 
 from .build import BuiltModel, build_target
 from .detection_batch import synthetic_detection_batch
-from .onnx_export import EXPORT_ATOL, EXPORT_RTOL
+from .onnx_export import EXPORT_ATOL, EXPORT_RTOL, compare_outputs, export_onnx, exportable, output_names, torch_outputs
 
 MODES = ('inference', 'train')
 PRECISIONS = ('fp32', 'amp')
@@ -141,6 +141,16 @@ def _autocast(settings: BenchSettings):
 def _sync(settings: BenchSettings) -> None:
     if settings.device == 'cuda':
         torch.cuda.synchronize()
+
+
+def _time_steps(step: Callable[[], None], iters: int, settings: BenchSettings) -> Tuple[float, float]:
+    """(wall-clock seconds, process CPU seconds) of ``iters`` calls of ``step`` (CUDA synchronised around)."""
+    _sync(settings)
+    start, start_cpu = time.perf_counter(), time.process_time()
+    for _ in range(iters):
+        step()
+    _sync(settings)
+    return time.perf_counter() - start, time.process_time() - start_cpu
 
 
 class ModelUnderTest:
@@ -244,12 +254,7 @@ class ModelUnderTest:
 
     def timed(self, iters: int) -> Tuple[float, float]:
         """(wall-clock seconds, process CPU seconds) of ``iters`` steps."""
-        _sync(self.settings)
-        start, start_cpu = time.perf_counter(), time.process_time()
-        for _ in range(iters):
-            self.step()
-        _sync(self.settings)
-        return time.perf_counter() - start, time.process_time() - start_cpu
+        return _time_steps(self.step, iters, self.settings)
 
 
 class OnnxRuntimeUnderTest:
@@ -259,8 +264,6 @@ class OnnxRuntimeUnderTest:
 
     def __init__(self, twin: ModelUnderTest, threads: int):
         import onnxruntime
-
-        from .onnx_export import compare_outputs, export_onnx, exportable, output_names, torch_outputs
         if twin.kind == 'detector':
             raise ValueError(f'{twin.name}: the onnxruntime row takes classifiers and backbones, not detectors '
                              '(tools/deployment/export_onnx.py exports a detector\'s backbone)')
@@ -276,6 +279,7 @@ class OnnxRuntimeUnderTest:
             options.intra_op_num_threads = threads
             self.session = onnxruntime.InferenceSession(path, options, providers=['CPUExecutionProvider'])
         self.feed = {'input': twin.inputs.numpy()}
+        self.settings = twin.settings
         compare_outputs(expected, self.session.run(None, self.feed), names, EXPORT_RTOL, EXPORT_ATOL)
 
     def step(self) -> None:
@@ -283,10 +287,7 @@ class OnnxRuntimeUnderTest:
 
     def timed(self, iters: int) -> Tuple[float, float]:
         """(wall-clock seconds, process CPU seconds) of ``iters`` runs."""
-        start, start_cpu = time.perf_counter(), time.process_time()
-        for _ in range(iters):
-            self.step()
-        return time.perf_counter() - start, time.process_time() - start_cpu
+        return _time_steps(self.step, iters, self.settings)
 
 
 def _resident_bytes(key: str) -> int:
