@@ -11,7 +11,7 @@ for GN, ...), ``style`` ('pytorch': the 3x3 conv strides; 'caffe': the first 1x1
   ``PyramidSplitAttention`` (EPSANet). Built as ``MODELS.build(dict(mixer, in_channels=, out_channels=, stride=))``.
 - ``attention``: a channel gate (``SEGate``, ``ECAGate``, ``SRMGate``, ``FcaGate``, ``EMCA``, ...) applied
   to the residual branch after its last norm, before the shortcut add (attribute ``attn``).
-  An ``EMCA`` gate receives the earlier-map descriptors routed by the backbone (``taps``).
+  An ``EMCA`` gate that fuses earlier maps gets their descriptors from its backbone (see ``emca_resnet.py``).
 - ``plugins``: mmdet's vocabulary, ``dict(cfg=..., position='after_conv1'|'after_conv2'|'after_conv3')``
   (``after_conv3`` only in Bottleneck), on BOTH block types.
 """
@@ -87,6 +87,9 @@ class _ResidualBlock(BaseModule):
         self.conv_cfg = conv_cfg
         self.norm_cfg = norm_cfg
         self._tail = (downsample, attention, plugins, drop_path_rate)
+        # set by a backbone that routes this block's maps to other blocks (EMCAResNet; see forward)
+        self.tap = None
+        self.checkpoint_context_fn = cp.noop_context_fn
 
     def _build_tail(self) -> None:
         """After the subclass's convs and norms (so the state dict lists them first, as mmdet's and
@@ -117,11 +120,6 @@ class _ResidualBlock(BaseModule):
     def last_norm(self) -> nn.Module:
         """The norm before the gate (zero-initialised by ``zero_init_residual``)."""
         return getattr(self, self.last_norm_name)
-
-    @property
-    def takes_taps(self) -> bool:
-        """Whether this block's gate is an EMCA module fed with earlier-map descriptors."""
-        return isinstance(self.attn, EMCA) and len(self.attn.tap_channels) > 0
 
     def _spatial_conv(self, mixer: Optional[dict], in_channels: int, out_channels: int,
                       stride: int) -> nn.Module:
@@ -183,34 +181,35 @@ class _ResidualBlock(BaseModule):
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def _gate(self, branch: torch.Tensor, taps: Sequence[torch.Tensor]) -> torch.Tensor:
+    def _gate(self, branch: torch.Tensor) -> torch.Tensor:
         """The attention on the residual branch. The gates of this package may overwrite the branch (this
         block's own temporary) when autograd is not recording (``inplace=True``)."""
-        if isinstance(self.attn, EMCA):
-            return self.attn(branch, taps, inplace=True)
-        if isinstance(self.attn, ChannelGate):
+        if isinstance(self.attn, (ChannelGate, EMCA)):
             return self.attn(branch, inplace=True)
         return self.attn(branch)  # any other registered module
 
-    def _inner_forward(self, x: torch.Tensor, *taps: torch.Tensor):
+    def _inner_forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         branch = self._residual(x)
         if self.attn is not None:
-            branch = self._gate(branch, taps)
+            branch = self._gate(branch)
         identity = x if self.downsample is None else self.downsample(x)
         return self.relu(self.drop_path(branch) + identity), branch
 
-    def forward(self, x: torch.Tensor, taps: Sequence[torch.Tensor] = (),
-                return_branch: bool = False):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [B, in_channels, H, W] -> [B, out_channels, H/stride, W/stride].
 
-        ``taps``: descriptors of earlier maps for an EMCA gate (see :class:`EMCA`).
-        ``return_branch=True`` also returns the residual-branch output (after the gate).
+        A backbone that routes this block's maps sets ``tap``, called once per forward with the output and
+        the residual branch (after the gate), and ``checkpoint_context_fn``, the ``context_fn`` under which
+        ``with_cp`` recomputes the block in backward (EMCAResNet's: its descriptors of that forward).
         """
         if self.with_cp and x.requires_grad:
-            out, branch = cp.checkpoint(self._inner_forward, x, *taps, use_reentrant=False)
+            out, branch = cp.checkpoint(self._inner_forward, x, use_reentrant=False,
+                                        context_fn=self.checkpoint_context_fn)
         else:
-            out, branch = self._inner_forward(x, *taps)
-        return (out, branch) if return_branch else out
+            out, branch = self._inner_forward(x)
+        if self.tap is not None:
+            self.tap(out, branch)
+        return out
 
 
 class BasicBlock(_ResidualBlock):

@@ -1,7 +1,10 @@
 """EMCA-ResNet: one multi-scale channel-attention gate per stage, and the routing that feeds it."""
-from typing import List, Optional, Tuple, Union
+import contextlib
+from functools import partial
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+from torch import nn
 
 from ...registry import register_backbone
 from ..layers import EMCA
@@ -11,6 +14,66 @@ from .resnet import AttnResNet
 ROUTING_OPTIONS = dict(where=('first', 'every'), prev_stages=(0, 1, 'all'), prev_blocks=(0, 1, 'all'),
                        tap=('output', 'branch'))
 
+#: a tapped block: (stage index, block index)
+BlockKey = Tuple[int, int]
+
+
+class DescriptorStore:
+    """The descriptors of one forward, ``{(stage, block): [B, C_r] (or [B, C_r, 2] for SRM)}``, pooled once per
+    tapped block by its :class:`DescriptorTap` and read by every EMCA gate that fuses that block (through a
+    forward pre-hook: :meth:`feed`). Its backbone empties it at the start and at the end of each forward.
+
+    Args:
+        pooler: the EMCA gate whose host squeeze pools the maps (all gates of a backbone share a host).
+    """
+
+    def __init__(self, pooler: Optional[EMCA]):
+        self.pooler = pooler
+        self.descriptors: Dict[BlockKey, torch.Tensor] = {}
+
+    def pool(self, key: BlockKey, x: torch.Tensor) -> None:
+        """Store the descriptor of ``x: [B, C_r, H, W]`` under ``key``."""
+        self.descriptors[key] = self.pooler.squeeze(x)
+
+    def feed(self, keys: Sequence[BlockKey], gate: EMCA, args: tuple) -> tuple:
+        """Forward pre-hook of an EMCA gate: its positional args ``(x, )`` -> ``(x, [descriptor of each key])``."""
+        missing = [f'layer{s + 1}.{b}' for s, b in keys if (s, b) not in self.descriptors]
+        if missing:
+            raise RuntimeError(f'an EMCA gate fuses the maps of {missing}, which were not pooled in this forward: '
+                               "run the stages in order, as the backbone's forward does")
+        return (*args, [self.descriptors[key] for key in keys])
+
+    def clear(self) -> None:
+        self.descriptors.clear()
+
+    def checkpoint_contexts(self):
+        """``context_fn`` of activation checkpointing (``with_cp``): the recomputation in backward reads the
+        descriptors of the forward that ran the block (the store is empty by then, or holds a later forward's)."""
+        return contextlib.nullcontext(), self._holding(dict(self.descriptors))
+
+    @contextlib.contextmanager
+    def _holding(self, descriptors: Dict[BlockKey, torch.Tensor]):
+        current, self.descriptors = self.descriptors, descriptors
+        try:
+            yield
+        finally:
+            self.descriptors = current
+
+
+class DescriptorTap(nn.Module):
+    """What a tapped block calls with its output and residual branch: pools ``source`` (``'output'`` or
+    ``'branch'``) into the store under ``key``. No parameters."""
+
+    def __init__(self, store: DescriptorStore, key: BlockKey, source: str):
+        super().__init__()
+        self.store, self.key, self.source = store, key, source
+
+    def forward(self, out: torch.Tensor, branch: torch.Tensor) -> None:
+        self.store.pool(self.key, out if self.source == 'output' else branch)
+
+    def extra_repr(self) -> str:
+        return f'key={self.key}, source={self.source!r}'
+
 
 @register_backbone
 class EMCAResNet(AttnResNet):
@@ -19,6 +82,11 @@ class EMCAResNet(AttnResNet):
     The first block of every stage gets an EMCA gate (host SE, ECA or SRM) that fuses the block's
     own descriptor with those of earlier block outputs, which this backbone pools once and routes
     to it. Stage 1 has no earlier stage, so its gate is the plain host attention (R = 1).
+
+    Routing: every block and stage keeps ``forward(x) -> Tensor``. Each tapped block carries a
+    :class:`DescriptorTap` (``layerN.j.tap``) that pools its output (or branch) into this backbone's
+    :class:`DescriptorStore`; each gate that fuses earlier maps reads them there through a forward
+    pre-hook. The store holds the descriptors of the running forward only.
 
     Args:
         host: ``'se'`` | ``'eca'`` | ``'srm'``.
@@ -57,12 +125,20 @@ class EMCAResNet(AttnResNet):
         self.where, self.prev_stages, self.prev_blocks, self.tap = where, prev_stages, prev_blocks, tap
         self.emca_cfg = dict(type='EMCA', host=host, host_cfg=host_cfg, gate=gate, fusion_init=fusion_init)
         super().__init__(depth=depth, zero_init_residual=zero_init_residual, **kwargs)
-        # which block outputs are pooled, and which of them each stage's gates receive
+        # which block outputs each stage's gates receive
         self.stage_taps = [self.tap_sources(i) for i in range(len(self.stage_blocks))]
-        self.tapped_blocks = {src for taps in self.stage_taps for src in taps}
-        # the EMCA gate whose host squeeze pools the tapped blocks (all gates share a host), found once
-        self._tap_gate = next((name for name, m in self.named_modules()
-                               if isinstance(m, EMCA) and len(m.tap_channels) > 0), None)
+        self._route_descriptors()
+
+    def _route_descriptors(self) -> None:
+        """A tap on every block that feeds a gate; a pre-hook on every gate that fuses earlier maps."""
+        readers = [(i, block) for i, name in enumerate(self.res_layers) for block in getattr(self, name)
+                   if isinstance(block.attn, EMCA) and block.attn.tap_channels]
+        self.descriptor_store = DescriptorStore(readers[0][1].attn if readers else None)
+        for i, block in readers:
+            block.attn.register_forward_pre_hook(partial(self.descriptor_store.feed, self.stage_taps[i]))
+            block.checkpoint_context_fn = self.descriptor_store.checkpoint_contexts
+        for s, b in sorted({key for i, _ in readers for key in self.stage_taps[i]}):
+            getattr(self, self.res_layers[s])[b].tap = DescriptorTap(self.descriptor_store, (s, b), self.tap)
 
     def tap_sources(self, stage_idx: int) -> List[Tuple[int, int]]:
         """(stage, block) pairs whose outputs feed the EMCA gates of ``stage_idx``.
@@ -85,16 +161,10 @@ class EMCAResNet(AttnResNet):
         channels = [self.feat_channels[s] for s, _ in self.tap_sources(stage_idx)]
         return dict(self.emca_cfg, tap_channels=channels)
 
-    def _forward_stages(self, x: torch.Tensor) -> List[torch.Tensor]:
-        squeeze = self.get_submodule(self._tap_gate).squeeze if self._tap_gate else None
-        descriptors = {}
-        outs = []
-        for i, name in enumerate(self.res_layers):
-            for j, block in enumerate(getattr(self, name)):
-                taps = [descriptors[src] for src in self.stage_taps[i]] if block.takes_taps else ()
-                x, branch = block(x, taps, return_branch=True)
-                if (i, j) in self.tapped_blocks:
-                    # pooled once here, reused by every later gate that taps this block
-                    descriptors[(i, j)] = squeeze(x if self.tap == 'output' else branch)
-            outs.append(x)
-        return outs
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """As :class:`AttnResNet`'s; the descriptor store holds this forward's descriptors while it runs."""
+        self.descriptor_store.clear()
+        try:
+            return super().forward(x)
+        finally:
+            self.descriptor_store.clear()

@@ -9,7 +9,7 @@ it by changing ``type`` and their checkpoints (and torchvision's) load into it.
 """
 import math
 import warnings
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -380,15 +380,12 @@ class AttnResNet(BaseModule):
         return self
 
     # ----------------------------------------------------------------- forward
-    def _forward_stages(self, x: torch.Tensor) -> List[torch.Tensor]:
-        """The output of every stage (EMCAResNet routes descriptors between the blocks here)."""
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """x: [B, in_channels, H, W] -> the outputs of the stages in ``out_indices`` (see the class docstring)."""
+        x = self.stem(x) if self.deep_stem else self.relu(self.norm1(self.conv1(x)))
+        x = self.maxpool(x)
         outs = []
         for name in self.res_layers:
             x = getattr(self, name)(x)
             outs.append(x)
-        return outs
-
-    def forward(self, x: torch.Tensor):
-        x = self.stem(x) if self.deep_stem else self.relu(self.norm1(self.conv1(x)))
-        outs = self._forward_stages(self.maxpool(x))
         return tuple(outs[i] for i in self.out_indices)
