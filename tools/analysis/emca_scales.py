@@ -60,7 +60,7 @@ def emca_gates(backbone: AttnResNet) -> List[Gate]:
     for stage, layer in enumerate(backbone.res_layers):
         for block_idx, block in enumerate(getattr(backbone, layer)):
             if isinstance(block.attn, EMCA):
-                taps = backbone.stage_taps[stage] if block.takes_taps else []
+                taps = backbone.stage_taps[stage] if block.attn.tap_channels else []  # R = 1: no earlier map
                 scales = ('own', *(f'{backbone.res_layers[s]}.{b}' for s, b in taps))
                 weights = tuple(block.attn.fusion_weight.tolist())
                 gates.append(Gate(f'{layer}.{block_idx}.attn', scales, weights))

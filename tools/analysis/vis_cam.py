@@ -42,7 +42,6 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa:
 
 import mmemanet  # noqa: E402,F401  (registers the modules; safe checkpoint loading)
 from mmemanet.engine import check_state_dict_fits  # noqa: E402
-from mmemanet.models.backbones import AttnResNet  # noqa: E402
 from mmemanet.models.layers import EMCA  # noqa: E402
 
 # the CAM methods that compute from activations and gradients of the target layers
@@ -66,24 +65,6 @@ class Classifier(NamedTuple):
     targets: List[torch.nn.Module]
     input_size: int
     bgr: bool  # True: the model's pipeline reads image files (BGR); False: in-memory RGB arrays
-
-
-class StageOutput(torch.nn.Identity):
-    """The output of a stage of :class:`AttnResNet`, as a module output that CAM hooks can see.
-
-    EMCAResNet runs the blocks of a stage one by one (routing EMCA descriptors between them), so the
-    stage's ``nn.Sequential`` is not called there; a forward hook on the stage's last block passes
-    the block's output (the stage's) through this identity module instead, in every AttnResNet.
-    """
-
-    def __init__(self, last_block: torch.nn.Module):
-        super().__init__()
-        last_block.register_forward_hook(self._route)
-
-    def _route(self, module, args, output):
-        if isinstance(output, tuple):  # (output, residual branch)
-            return (self(output[0]), *output[1:])
-        return self(output)
 
 
 class Cam(NamedTuple):
@@ -122,14 +103,6 @@ def pipeline_input(cfg: Config, input_size: Optional[int] = None):
                      'pass --input-size')
 
 
-def target_module(model: torch.nn.Module, name: str) -> torch.nn.Module:
-    """The module whose output the CAM uses for ``name``; a stage of AttnResNet gives its output."""
-    backbone = model.backbone
-    if isinstance(backbone, AttnResNet) and name in [f'backbone.{layer}' for layer in backbone.res_layers]:
-        return StageOutput(model.get_submodule(name)[-1])
-    return model.get_submodule(name)
-
-
 def default_target_layers(model: torch.nn.Module) -> List[str]:
     """The last EMCA gate of the backbone if it has any, else the backbone's last stage."""
     backbone = model.backbone
@@ -162,7 +135,7 @@ def load_classifier(config: str, checkpoint: str, label: str, target_layers: Seq
         raise ValueError(f'--target-layers {unknown} not in {config!r}; e.g. '
                          f'{[n for n in names if n.startswith("backbone.layer")][-3:]} (see --preview-model)')
     size, bgr = pipeline_input(cfg, input_size)
-    targets = [target_module(model, name) for name in layers]
+    targets = [names[name] for name in layers]
     return Classifier(label, model, layers, targets, size, bgr)
 
 
