@@ -26,6 +26,7 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
 from ..layers import EMCA, ChannelGate
+from .errors import PeerAssertionError
 
 STYLES = ('pytorch', 'caffe')
 
@@ -74,7 +75,7 @@ class _ResidualBlock(BaseModule):
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if style not in STYLES:
-            raise ValueError(f'style={style!r}; valid styles are {list(STYLES)}')
+            raise PeerAssertionError(f'style={style!r}; valid styles are {list(STYLES)}')
         self.expansion = self.default_expansion if expansion is None else expansion
         self.in_channels = in_channels
         self.planes = planes
@@ -143,8 +144,8 @@ class _ResidualBlock(BaseModule):
             dcn = dict(dcn)
             if not dcn.pop('fallback_on_stride', False):  # mmdet: fall back to a plain conv ...
                 if self.conv_cfg is not None:
-                    raise ValueError(f'conv_cfg={self.conv_cfg} cannot combine with dcn={dcn}; '
-                                     'set conv_cfg=None (mmdet requires it for DCN)')
+                    raise PeerAssertionError(f'conv_cfg={self.conv_cfg} cannot combine with dcn={dcn}; '
+                                             'set conv_cfg=None (mmdet requires it for DCN)')
                 conv_cfg = dcn
         return build_conv_layer(conv_cfg, in_channels, out_channels, 3, stride=stride,
                                 padding=dilation, dilation=dilation, bias=False)
@@ -156,8 +157,8 @@ class _ResidualBlock(BaseModule):
         plugin = dict(plugin)
         position = plugin.pop('position', None)
         if position not in self.plugin_positions:
-            raise ValueError(f'{type(self).__name__} got plugin position {position!r}; '
-                             f'valid positions are {list(self.plugin_positions)}')
+            raise PeerAssertionError(f'{type(self).__name__} got plugin position {position!r}; '
+                                     f'valid positions are {list(self.plugin_positions)}')
         cfg = dict(plugin.pop('cfg'))
         check_registered(cfg, 'attention')
         postfix = cfg.pop('postfix', '')
@@ -168,8 +169,8 @@ class _ResidualBlock(BaseModule):
         name, layer = build_plugin_layer(
             cfg, in_channels=self._plugin_in_channels(position), postfix=postfix)
         if hasattr(self, name):
-            raise ValueError(f'duplicate plugin name {name!r} in {type(self).__name__}; '
-                             "give each a different 'postfix'")
+            raise PeerAssertionError(f'duplicate plugin name {name!r} in {type(self).__name__}; '
+                                     "give each a different 'postfix'")
         self.add_module(name, layer)
         self.plugin_names[position].append(name)
 
@@ -226,8 +227,8 @@ class BasicBlock(_ResidualBlock):
     def __init__(self, in_channels, planes, stride=1, mixer=None, **kwargs):
         super().__init__(in_channels, planes, stride, **kwargs)
         if self.expansion != 1:
-            raise ValueError(f'expansion={self.expansion} is not supported by BasicBlock (depth 18/34); '
-                             'use expansion=None or 1')
+            raise PeerAssertionError(f'expansion={self.expansion} is not supported by BasicBlock (depth 18/34); '
+                                     'use expansion=None or 1')
         self.conv1 = self._spatial_conv(mixer, in_channels, planes, stride)
         self.norm1_name = self._add_norm(planes, 1)
         self.conv2 = build_conv_layer(self.conv_cfg, planes, planes, 3, padding=1, bias=False)

@@ -21,6 +21,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ...registry import register_backbone
 from ...state_dicts import report_pretrained_init
 from .blocks import BasicBlock, Bottleneck
+from .errors import PeerAssertionError, PeerAttributeError, PeerKeyError
 
 PerStage = Union[None, dict, Sequence[Optional[dict]]]
 
@@ -146,8 +147,8 @@ class AttnResNet(BaseModule):
             if not isinstance(pretrained, str):
                 raise TypeError(f'pretrained={pretrained!r} must be a checkpoint path/URL string or None')
             if init_cfg:
-                raise ValueError(f'pretrained={pretrained!r} and init_cfg={init_cfg} were both given; '
-                                 "give only init_cfg=dict(type='Pretrained', checkpoint=...)")
+                raise PeerAssertionError(f'pretrained={pretrained!r} and init_cfg={init_cfg} were both given; '
+                                         "give only init_cfg=dict(type='Pretrained', checkpoint=...)")
             warnings.warn('DeprecationWarning: pretrained is deprecated, please use "init_cfg" instead')
             init_cfg = dict(type='Pretrained', checkpoint=pretrained)
         super().__init__(init_cfg=init_cfg)
@@ -213,28 +214,29 @@ class AttnResNet(BaseModule):
     # ----------------------------------------------------------------- construction helpers
     def _check_options(self, depth, stem, style, num_stages, strides, dilations, out_indices,
                        frozen_stages, deep_stem, dcn, stage_with_dcn, key_layout):
-        """One-line errors for settings that cannot work, before anything is built."""
+        """One-line errors for settings that cannot work, before anything is built; each is also the exception
+        type mmdet's and mmpretrain's ResNets raise for the same mistake, where they raise one (``errors.py``)."""
         if depth not in self.arch_settings:
-            raise ValueError(f'depth={depth} is not supported; valid depths are '
-                             f'{sorted(self.arch_settings)}')
+            raise PeerKeyError(f'depth={depth} is not supported; valid depths are '
+                               f'{sorted(self.arch_settings)}')
         if stem not in self.stems:
             raise ValueError(f'stem={stem!r}; valid stems are {list(self.stems)}')
         if style not in ('pytorch', 'caffe'):
-            raise ValueError(f"style={style!r}; valid styles are ['pytorch', 'caffe']")
+            raise PeerAssertionError(f"style={style!r}; valid styles are ['pytorch', 'caffe']")
         if not 1 <= num_stages <= 4 or len(strides) != num_stages or len(dilations) != num_stages:
-            raise ValueError(f'num_stages={num_stages} with strides={tuple(strides)} and dilations='
-                             f'{tuple(dilations)}: need 1 <= num_stages <= 4 and one stride and one '
-                             'dilation per stage')
+            raise PeerAssertionError(f'num_stages={num_stages} with strides={tuple(strides)} and dilations='
+                                     f'{tuple(dilations)}: need 1 <= num_stages <= 4 and one stride and one '
+                                     'dilation per stage')
         if any(not 0 <= i < num_stages for i in out_indices):
-            raise ValueError(f'out_indices={tuple(out_indices)} must lie in [0, {num_stages})')
+            raise PeerAssertionError(f'out_indices={tuple(out_indices)} must lie in [0, {num_stages})')
         if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(f'frozen_stages={frozen_stages} must lie in [-1, {num_stages}]')
+            raise PeerAttributeError(f'frozen_stages={frozen_stages} must lie in [-1, {num_stages}]')
         if deep_stem and stem == 'cifar':
-            raise ValueError("deep_stem=True cannot combine with stem='cifar' (as in mmpretrain's "
-                             "ResNet_CIFAR); use stem='imagenet' for a deep stem")
+            raise PeerAssertionError("deep_stem=True cannot combine with stem='cifar' (as in mmpretrain's "
+                                     "ResNet_CIFAR); use stem='imagenet' for a deep stem")
         if dcn is not None and len(stage_with_dcn) != num_stages:
-            raise ValueError(f'stage_with_dcn={tuple(stage_with_dcn)} needs one flag per stage '
-                             f'(num_stages={num_stages})')
+            raise PeerAssertionError(f'stage_with_dcn={tuple(stage_with_dcn)} needs one flag per stage '
+                                     f'(num_stages={num_stages})')
         if key_layout not in (None, ) + KEY_LAYOUTS:
             raise ValueError(f'key_layout={key_layout!r}; valid values are {[None, *KEY_LAYOUTS]}')
 
@@ -286,8 +288,8 @@ class AttnResNet(BaseModule):
         for plugin in plugins or ():
             stages = plugin.get('stages')
             if stages is not None and len(stages) != len(self.stage_blocks):
-                raise ValueError(f'plugin stages={stages} must have one flag per stage '
-                                 f'({len(self.stage_blocks)})')
+                raise PeerAssertionError(f'plugin stages={stages} must have one flag per stage '
+                                         f'({len(self.stage_blocks)})')
             if stages is None or stages[stage_idx]:
                 selected.append(plugin)
         return selected
