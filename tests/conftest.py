@@ -1,11 +1,24 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures, and the suite's scheduling across pytest-xdist workers."""
+import os
+
 import pytest
+import torch
 
 from mmemanet.testing.synthetic_datasets import write_small_datasets
 
 # image counts per kind: CIFAR (train, test), VOC (VOC2007 trainval + as many VOC2012, test),
 # COCO (train2017, val2017); small detection images keep the tool runs short
 SMALL_SIZES = {'cifar': (8, 10), 'voc': (4, 4), 'coco': (4, 4)}
+
+# each xdist worker computes on its share of the cores (subprocess tools run with OMP_NUM_THREADS=1)
+WORKERS = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+if WORKERS > 1:
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // WORKERS))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow tests first (stable otherwise): the workers start on the long ones and end on short ones."""
+    items.sort(key=lambda item: item.get_closest_marker('slow') is None)
 
 
 @pytest.fixture(scope='session')

@@ -16,7 +16,7 @@ PYTHON=${PYTHON:-python3.11}
 VENV=.venv
 STAMP=$VENV/.mmemanet-stack
 TORCH_PAIR="torch==2.13.0 torchvision==0.28.0"
-STACK="mmengine==0.10.7 mmdet==3.3.0 mmpretrain==1.2.0 numpy>=2,<3 pycocotools>=2.0.8 pytest grad-cam>=1.5 onnx onnxruntime onnxscript flake8 isort"
+STACK="mmengine==0.10.7 mmdet==3.3.0 mmpretrain==1.2.0 numpy>=2,<3 pycocotools>=2.0.8 pytest pytest-xdist grad-cam>=1.5 onnx onnxruntime onnxscript flake8 isort"
 WANT="$(sha256sum tools/setup_env.sh setup.py | sha256sum | cut -c1-16) keep_torch=${MMEMANET_KEEP_TORCH:-0}"
 
 if [[ -f $STAMP && "$(cat $STAMP)" == "$WANT" ]]; then
