@@ -2,8 +2,12 @@
 
 tools/train.py trains a shipped config a few iterations (dataset paths, image scale and epochs
 overridden with --cfg-options) and saves a checkpoint; tools/test.py evaluates it with the
-config's real metric (VOCMetric, CocoMetric, Accuracy); dist_train.sh / dist_test.sh run two gloo
-CPU processes. Plus the tools' option handling, in process.
+config's real metric (VOCMetric, CocoMetric, Accuracy). Both run in this process (their
+``main(argv)``, ``tool_runs.run_in_process``): the same code as the scripts, without a new
+interpreter's imports. dist_train.sh / dist_test.sh run two gloo CPU processes each, on the demo
+detector (the EMANet-50 VOC config's detector made small; the README's headline command trains
+that config itself in two processes, test_newcomer_path.py). Plus the tools' option handling, in
+process.
 """
 import os
 import re
@@ -16,6 +20,7 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 
 from tool_modules import ROOT, load_tool
+from tool_runs import run_in_process
 
 runner_setup = load_tool('runner_setup')
 train_tool = load_tool('train')
@@ -84,21 +89,24 @@ def coco_options(data, two_stage=True):
 
 
 def train_then_test(config, work_dir, options, test_args=()):
-    """tools/train.py (no validation) then tools/test.py on epoch_1.pth; return test's output."""
-    run(['tools/train.py', config, '--work-dir', str(work_dir), '--no-validate',
-         '--cfg-options', *options])
+    """tools/train.py (no validation) then tools/test.py on epoch_1.pth, in this process; return
+    test's output."""
+    config = os.path.join(ROOT, config)
+    run_in_process('train', [config, '--work-dir', work_dir, '--no-validate', '--cfg-options', *options])
     checkpoint = work_dir / 'epoch_1.pth'
     assert checkpoint.is_file()
-    return run(['tools/test.py', config, str(checkpoint), '--work-dir', str(work_dir), *test_args,
-                '--cfg-options', *options])
+    return run_in_process('test', [config, checkpoint, '--work-dir', work_dir, *test_args,
+                                   '--cfg-options', *options])
 
 
+@pytest.mark.slow
 def test_faster_rcnn_emanet50_voc(small_datasets, tmp_path):
     output = train_then_test('configs/faster_rcnn_emanet50_voc.py', tmp_path,
                              voc_options(small_datasets))
     assert 0.0 <= metric(output, 'pascal_voc/mAP') <= 1.0
 
 
+@pytest.mark.slow
 def test_mask_rcnn_emanet50_coco(small_datasets, tmp_path):
     output = train_then_test('configs/mask_rcnn_emanet50_fpn_1x_coco.py', tmp_path,
                              coco_options(small_datasets))
@@ -106,12 +114,14 @@ def test_mask_rcnn_emanet50_coco(small_datasets, tmp_path):
         assert 0.0 <= metric(output, key) <= 1.0
 
 
+@pytest.mark.slow
 def test_retinanet_emca_coco(small_datasets, tmp_path):
     output = train_then_test('configs/retinanet_emca_eca_r50_fpn_1x_coco.py', tmp_path,
                              coco_options(small_datasets, two_stage=False))
     assert 0.0 <= metric(output, 'coco/bbox_mAP') <= 1.0
 
 
+@pytest.mark.slow
 def test_emanet50_cifar10_train_test_resume(small_datasets, tmp_path):
     cifar = f'{small_datasets}/cifar10'
     options = [f'{split}_dataloader.dataset.{key}'
@@ -127,9 +137,9 @@ def test_emanet50_cifar10_train_test_resume(small_datasets, tmp_path):
     assert results.is_file()
 
     # --resume (no value) continues from the work dir's latest checkpoint: epoch 2 only
-    output = run(['tools/train.py', 'configs/emanet50_cifar10.py', '--work-dir', str(tmp_path),
-                  '--no-validate', '--resume', '--cfg-options', *options[:-1],
-                  'train_cfg.max_epochs=2'])
+    output = run_in_process('train', [os.path.join(ROOT, 'configs/emanet50_cifar10.py'), '--work-dir', tmp_path,
+                                      '--no-validate', '--resume', '--cfg-options', *options[:-1],
+                                      'train_cfg.max_epochs=2'])
     assert 'resumed epoch: 1' in output
     assert 'Epoch(train) [1]' not in output and 'Epoch(train) [2]' in output
     assert (tmp_path / 'epoch_2.pth').is_file()
@@ -141,18 +151,28 @@ def free_port():
         return sock.getsockname()[1]
 
 
+# the demo detector: the EMANet-50 VOC config's Faster R-CNN with an EMANet-18 backbone and 64-channel
+# FPN and heads, 96-px images (configs/demo/); it launches, trains and tests like the big one, at a
+# fraction of the cost
+DIST_CONFIG = 'configs/demo/faster_rcnn_emanet18_synthetic_voc.py'
+
+
+@pytest.mark.slow
 def test_dist_train_and_test_two_cpu_processes(small_datasets, tmp_path):
-    config = 'configs/faster_rcnn_emanet50_voc.py'
-    options = ['--cfg-options', *voc_options(small_datasets), 'train_dataloader.batch_size=1']
+    voc = f'{small_datasets}/VOCdevkit/'
+    # 8 training images, 2 per rank and step: 2 steps of DDP on each rank
+    options = ['--cfg-options', *(f'train_dataloader.dataset.dataset.datasets.{i}.data_root={voc}' for i in (0, 1)),
+               f'test_dataloader.dataset.data_root={voc}', 'train_cfg.max_epochs=1', 'train_dataloader.batch_size=2',
+               OFFLINE_START]
     ENV['PORT'] = str(free_port())
-    output = run(['tools/dist_train.sh', config, '2', '--work-dir', str(tmp_path),
+    output = run(['tools/dist_train.sh', DIST_CONFIG, '2', '--work-dir', str(tmp_path),
                   '--no-validate', *options])
     assert 'using the gloo backend' in output
     assert 'GPU number: 2' in output  # mmengine's name for the world size
     checkpoint = tmp_path / 'epoch_1.pth'
     assert checkpoint.is_file()
     ENV['PORT'] = str(free_port())
-    output = run(['tools/dist_test.sh', config, str(checkpoint), '2', '--work-dir', str(tmp_path),
+    output = run(['tools/dist_test.sh', DIST_CONFIG, str(checkpoint), '2', '--work-dir', str(tmp_path),
                   *options])
     assert 0.0 <= metric(output, 'pascal_voc/mAP') <= 1.0
 
