@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
@@ -101,7 +102,7 @@ val_dataloader = dict(batch_size=2, num_workers=0, sampler=dict(type='DefaultSam
                                    pipeline=test_pipeline))
 val_evaluator = dict(type='VOCMetric', metric='mAP', eval_mode='11points')
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4))
-param_scheduler = dict(type='MultiStepLR', milestones=[4], by_epoch=False, gamma=0.1)
+param_scheduler = dict(type='MultiStepLR', milestones=[3], by_epoch=False, gamma=0.1)
 train_cfg = dict(type='IterBasedTrainLoop', max_iters={length}, val_interval=3)
 '''
 
@@ -173,15 +174,26 @@ def run_kill_resume(tmp_path, body, data, by_epoch, length, interval, kill_at):
     unit = 'epoch' if by_epoch else 'iter'
     first_ckpt, last = f'{unit}_{interval}.pth', f'{unit}_{length}.pth'
     full_dir, cut_dir = str(tmp_path / 'full'), str(tmp_path / 'cut')
-    full, cut = train(run, full_dir), train(killed, cut_dir)  # side by side, on the two cores
-    rc_cut, out_cut = finish(cut)
-    assert rc_cut == -signal.SIGKILL, out_cut[-3000:]
-    ckpts = sorted(f for f in os.listdir(cut_dir) if f.endswith('.pth'))
-    assert ckpts == [first_ckpt], ckpts  # killed between the first and the second checkpoint
-    rc_full, out_full = finish(full)
-    assert rc_full == 0, out_full[-3000:]
-    rc, out = finish(train(run, cut_dir, '--resume'))
-    assert rc == 0, out[-3000:]
+    started = []
+    try:
+        # the uninterrupted run side by side with the killed one, then with its resumption
+        full, cut = train(run, full_dir), train(killed, cut_dir)
+        started += [full, cut]
+        rc_cut, out_cut = finish(cut)
+        assert rc_cut == -signal.SIGKILL, out_cut[-3000:]
+        ckpts = sorted(f for f in os.listdir(cut_dir) if f.endswith('.pth'))
+        assert ckpts == [first_ckpt], ckpts  # killed between the first and the second checkpoint
+        resumed = train(run, cut_dir, '--resume')
+        started.append(resumed)
+        rc_full, out_full = finish(full)
+        assert rc_full == 0, out_full[-3000:]
+        rc, out = finish(resumed)
+        assert rc == 0, out[-3000:]
+    finally:
+        for proc in started:  # none left running when an assertion failed
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     assert f'Auto resumed from the latest checkpoint {osp.join(cut_dir, first_ckpt)}' in out
     a = torch.load(osp.join(full_dir, last), map_location='cpu')  # weights_only default + allow-list
     b = torch.load(osp.join(cut_dir, last), map_location='cpu')
@@ -212,6 +224,7 @@ def run_kill_resume(tmp_path, body, data, by_epoch, length, interval, kill_at):
     return a, b
 
 
+@pytest.mark.slow
 def test_resume_classifier_exact(tmp_path):
     from mmemanet.testing.synthetic_datasets import write_cifar10
     write_cifar10(str(tmp_path / 'cifar'), num_train=10, num_test=10)
@@ -220,9 +233,13 @@ def test_resume_classifier_exact(tmp_path):
     run_kill_resume(tmp_path, CLASSIFIER, str(tmp_path / 'cifar'), by_epoch=True, length=3, interval=1, kill_at=5)
 
 
+@pytest.mark.slow
 def test_resume_detector_exact(tmp_path):
     from mmemanet.testing.synthetic_datasets import write_voc
-    write_voc(str(tmp_path), num_trainval=4, num_test=2, num_trainval_2012=0, size_range=(96, 128))
-    # iteration-based (2 iterations per pass over the data): checkpoints after iterations 2, 4, 6;
-    # killed after iteration 3, resumed from iter_2.pth (mmengine replays the data loader to there)
-    run_kill_resume(tmp_path, DETECTOR, str(tmp_path), by_epoch=False, length=6, interval=2, kill_at=3)
+    write_voc(str(tmp_path), num_trainval=6, num_test=2, num_trainval_2012=0, size_range=(96, 128))
+    # iteration-based (3 iterations per pass over the data): checkpoints after iterations 2 and 4;
+    # killed after iteration 3, resumed from iter_2.pth: mmengine replays the data loader to there, the
+    # resumed run ends the first pass and starts the second; the learning rate drops after iteration 3,
+    # validation after 3 and 4. (Each new pass costs mmengine's 2 s pause of the data loader: 4 short
+    # iterations keep the runs short.)
+    run_kill_resume(tmp_path, DETECTOR, str(tmp_path), by_epoch=False, length=4, interval=2, kill_at=3)
