@@ -2,8 +2,9 @@
 weights (emca_scales.py), training curves (plot_curves.py) and tools/test.py --show-dir / --out.
 
 The fixture trains a ResNet-18 and an EMCA-ECA ResNet-18 (the shipped CIFAR-10 recipe) with
-tools/train.py for two short epochs on the tiny synthetic CIFAR-10 set, validating and saving a
-checkpoint after each epoch. The CAMs are computed on a real photograph that matplotlib ships.
+tools/train.py (in this process) for two short epochs on the tiny synthetic CIFAR-10 set, validating
+and saving a checkpoint after each epoch, once for all the tests that use it (they share a pytest-xdist
+worker). The CAMs are computed on a real photograph that matplotlib ships.
 """
 import os
 import os.path as osp
@@ -18,11 +19,12 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS
 from mmengine.runner import CheckpointLoader
+from tool_runs import run_in_process
 
 import mmemanet  # noqa: F401
 from mmemanet.engine import CheckpointMismatchError
 
-from tool_modules import load_tool, run_tool
+from tool_modules import ROOT, load_tool
 
 vis_cam = load_tool('analysis/vis_cam')
 emca_scales = load_tool('analysis/emca_scales')
@@ -55,7 +57,7 @@ def runs(small_datasets, tmp_path_factory):
     for name, config, extra in (('resnet18', RESNET, RESNET18), ('emca_eca_r18', EMCA, {})):
         work_dir = tmp_path_factory.mktemp(name)
         options = [*cifar_options(small_datasets), *(f'{key}={value}' for key, value in extra.items())]
-        run_tool(['tools/train.py', config, '--work-dir', str(work_dir), '--cfg-options', *options])
+        run_in_process('train', [osp.join(ROOT, config), '--work-dir', work_dir, '--cfg-options', *options])
         for epoch in (1, 2):
             assert (work_dir / f'epoch_{epoch}.pth').is_file()
         found[name] = (config, work_dir, extra)
@@ -70,11 +72,15 @@ def classifier(runs, name, epoch=2, **kwargs):
 
 
 # ------------------------------------------------------------------------------------------ vis_cam
+@pytest.mark.slow
+@pytest.mark.xdist_group('test_toolkit_classifier')
 def test_default_target_layers_are_the_last_stage_and_the_last_emca_gate(runs):
     assert classifier(runs, 'resnet18').target_layers == ['backbone.layer4']
     assert classifier(runs, 'emca_eca_r18').target_layers == ['backbone.layer4.0.attn']
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group('test_toolkit_classifier')
 @pytest.mark.parametrize('method', ['gradcam', 'gradcam++'])
 def test_cam_on_a_photograph_has_its_size_and_follows_the_weights(runs, method):
     image = mmcv.imread(PHOTO)
@@ -90,6 +96,8 @@ def test_cam_on_a_photograph_has_its_size_and_follows_the_weights(runs, method):
     assert np.abs(after_1.heatmap - after_2.heatmap).mean() > 1e-3
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group('test_toolkit_classifier')
 def test_vis_cam_tool_draws_image_resnet_and_emca_side_by_side(runs, tmp_path):
     folder = tmp_path / 'images'
     folder.mkdir()
@@ -110,6 +118,8 @@ def test_vis_cam_tool_draws_image_resnet_and_emca_side_by_side(runs, tmp_path):
     assert drawn is not None and drawn.shape[1] > drawn.shape[0]  # 3 columns, 2 rows
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group('test_toolkit_classifier')
 def test_vis_cam_refuses_a_detector_config_and_an_unknown_layer(runs):
     _, work_dir, _ = runs['emca_eca_r18']
     checkpoint = str(work_dir / 'epoch_2.pth')
@@ -122,6 +132,8 @@ def test_vis_cam_refuses_a_detector_config_and_an_unknown_layer(runs):
 
 
 # ------------------------------------------------------------------------------------------ emca_scales
+@pytest.mark.slow
+@pytest.mark.xdist_group('test_toolkit_classifier')
 def test_emca_scales_reads_every_gate_of_a_trained_checkpoint(runs, tmp_path):
     config, work_dir, _ = runs['emca_eca_r18']
     checkpoint = str(work_dir / 'epoch_2.pth')
@@ -142,6 +154,8 @@ def test_emca_scales_reads_every_gate_of_a_trained_checkpoint(runs, tmp_path):
     assert mmcv.imread(str(out)) is not None
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group('test_toolkit_classifier')
 def test_emca_scales_for_an_srm_host_and_a_refusal_without_emca(runs, tmp_path):
     """Any host: an EMCA-SRM checkpoint in the Runner's format with known fusion weights."""
     config = 'configs/emca_srm_resnet18_cifar10.py'
@@ -162,6 +176,8 @@ def test_emca_scales_for_an_srm_host_and_a_refusal_without_emca(runs, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ plot_curves
+@pytest.mark.slow
+@pytest.mark.xdist_group('test_toolkit_classifier')
 def test_curves_of_two_runs_in_one_png(runs, tmp_path):
     out = tmp_path / 'curves.png'
     dirs = [str(runs[name][1]) for name in ('resnet18', 'emca_eca_r18')]
@@ -186,13 +202,15 @@ def test_curves_of_two_runs_in_one_png(runs, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ test.py
+@pytest.mark.slow
+@pytest.mark.xdist_group('test_toolkit_classifier')
 def test_test_tool_draws_and_dumps_classifier_predictions(runs, small_datasets, tmp_path):
     config, work_dir, _ = runs['emca_eca_r18']
     show_dir, results = tmp_path / 'shown', tmp_path / 'predictions.pkl'
-    run_tool(['tools/test.py', config, str(work_dir / 'epoch_2.pth'), '--work-dir', str(tmp_path),
-              '--show-dir', str(show_dir), '--out', str(results), '--cfg-options', *cifar_options(small_datasets),
-              # equal batches: mmpretrain's hook numbers the samples of a short last batch wrongly
-              'test_dataloader.batch_size=5'])
+    run_in_process('test', [osp.join(ROOT, config), work_dir / 'epoch_2.pth', '--work-dir', tmp_path,
+                            '--show-dir', show_dir, '--out', results, '--cfg-options', *cifar_options(small_datasets),
+                            # equal batches: mmpretrain's hook numbers the samples of a short last batch wrongly
+                            'test_dataloader.batch_size=5'])
     # every test image, drawn with its predicted class, named <index>_<step>.png by mmpretrain's hook
     assert sorted(os.listdir(show_dir)) == sorted(f'{i}_0.png' for i in range(10))
     with open(results, 'rb') as f:
