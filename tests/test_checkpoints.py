@@ -14,6 +14,7 @@ from collections import OrderedDict
 
 import pytest
 import torch
+from tool_runs import run_in_process
 from torch import nn
 
 import mmemanet  # noqa: F401
@@ -129,6 +130,7 @@ def test_reference_model_matches_spec_layout(reference_model):
         assert tuple(state[key].shape) == shape, key
 
 
+@pytest.mark.slow
 def test_convert_reference_checkpoint_same_logits(reference_model, reference_ckpt):
     checkpoint = load_from_local(str(reference_ckpt))  # weights-only
     classifier = build_classifier().eval()
@@ -170,28 +172,26 @@ def run_converter(src: str, dst: str) -> subprocess.CompletedProcess:
                           env=dict(os.environ, OMP_NUM_THREADS='1'))
 
 
+@pytest.mark.slow
 def test_converter_cli_then_tools_test(reference_model, reference_ckpt, tmp_path):
     """``main.py -a emanet50 -e --resume ckpt.pth`` becomes converter + ``tools/test.py``: the scores
-    tools/test.py dumps for a small CIFAR-format test set are the reference model's."""
+    tools/test.py dumps for a small CIFAR-format test set are the reference model's. Both tools run in this
+    process (their ``main(argv)``; :func:`run_converter` runs the script itself)."""
     from mmemanet.testing.synthetic_datasets import write_cifar10
     out = tmp_path / 'emanet50_cifar10.pth'
-    proc = run_converter(str(reference_ckpt), str(out))
-    assert proc.returncode == 0, proc.stderr
-    assert 'converted 2096 reference tensors into' in proc.stdout
+    output = run_in_process('model_converters/emanet_reference2mmpretrain', [reference_ckpt, out])
+    assert 'converted 2096 reference tensors into' in output
     ckpt = torch.load(out, weights_only=True)
     assert ckpt['meta']['reference_acc'] == 95.61 and ckpt['meta']['reference_epoch'] == 199
     assert set(ckpt['state_dict']) == set(build_classifier().state_dict())
 
     write_cifar10(str(tmp_path / 'cifar'), num_train=5, num_test=6)
     scores = tmp_path / 'scores.pkl'
-    test = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'test.py'), CIFAR_CONFIG, str(out), '--work-dir',
-         str(tmp_path / 'work'), '--out', str(scores), '--cfg-options', 'test_dataloader.dataset.type=LocalCIFAR10',
-         f'test_dataloader.dataset.data_root={tmp_path / "cifar"}', 'test_dataloader.num_workers=0',
-         'test_dataloader.persistent_workers=False', 'test_dataloader.batch_size=6'],
-        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS='1'))
-    assert test.returncode == 0, test.stdout[-3000:] + test.stderr[-3000:]
-    assert 'accuracy/top1' in test.stdout
+    output = run_in_process('test', [
+        CIFAR_CONFIG, out, '--work-dir', tmp_path / 'work', '--out', scores, '--cfg-options',
+        'test_dataloader.dataset.type=LocalCIFAR10', f'test_dataloader.dataset.data_root={tmp_path / "cifar"}',
+        'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False', 'test_dataloader.batch_size=6'])
+    assert 'accuracy/top1' in output
     import pickle
     dumped = torch.stack([r['pred_score'] for r in pickle.load(open(scores, 'rb'))])
     batch = pickle.load(open(tmp_path / 'cifar' / 'cifar-10-batches-py' / 'test_batch', 'rb'), encoding='latin1')
@@ -255,6 +255,7 @@ def _init_logging(model):
     return [r.getMessage() for r in records]
 
 
+@pytest.mark.slow
 def test_classifier_checkpoint_initialises_detector_backbone(tmp_path):
     """The documented path: a classification checkpoint of this package initialises a detector's
     backbone through ``init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint=...)``, and one
