@@ -1,17 +1,16 @@
 """The benchmark tool reports what it says it does: tables with paired ratios, peak memory, JSON. It is run
-on tiny settings here; no timing is asserted (speed figures come from running the tool, see the README)."""
+on tiny settings here; no timing is asserted (speed figures come from running the tool, see the README). The
+command-line tool runs in this process (its ``main()``); its peak-memory measurements run in fresh processes
+of their own, as always."""
 import json
 import math
 import statistics
-import subprocess
-import sys
 
 import pytest
 import torch
+from tool_runs import run_in_process
 
 from mmemanet.analysis.benchmark import BenchSettings, _peak_live_bytes, format_table, run_table
-
-from tool_modules import ROOT
 
 
 def test_peak_live_bytes_follows_allocations_and_frees():
@@ -40,6 +39,7 @@ def test_run_table_pairs_every_round_with_the_baseline():
     assert 'baseline=resnet18' in text and 'emca_eca_resnet18' in text
 
 
+@pytest.mark.slow
 def test_onnxruntime_rows_take_turns_with_their_pytorch_twins():
     """``onnxruntime=True`` adds ``<model>@onnxruntime`` after each model (exported, checked against PyTorch,
     then timed in the same rounds, ratios to the same baseline); it has no memory figures."""
@@ -61,15 +61,13 @@ def test_onnxruntime_rows_refuse_other_than_cpu_fp32_inference(settings):
         BenchSettings(onnxruntime=True, **settings)
 
 
+@pytest.mark.slow
 def test_command_line_tool_trains_measures_memory_and_writes_json(tmp_path):
     out = tmp_path / 'bench.json'
-    result = subprocess.run(
-        [sys.executable, 'tools/analysis/benchmark.py', 'cifar_emanet50', 'cifar_emanet50_reference_impl',
-         '--modes', 'train', '--batch-size', '2', '--input-size', '16', '16', '--warmup', '1', '--repeats', '1',
-         '--threads', '1', '--json', str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert 'hardware: cpu=' in result.stdout and 'peak MiB' in result.stdout
+    output = run_in_process('analysis/benchmark', [
+        'cifar_emanet50', 'cifar_emanet50_reference_impl', '--modes', 'train', '--batch-size', '2',
+        '--input-size', '16', '16', '--warmup', '1', '--repeats', '1', '--threads', '1', '--json', out])
+    assert 'hardware: cpu=' in output and 'peak MiB' in output
     report = json.loads(out.read_text())
     (table, ) = report['tables']
     assert table['settings']['mode'] == 'train' and table['baseline'] == 'cifar_emanet50'
@@ -82,6 +80,7 @@ def test_command_line_tool_trains_measures_memory_and_writes_json(tmp_path):
         assert 3 * r['params'] * 4 / 2**20 < r['peak_memory_mib'] < r['peak_resident_mib']
 
 
+@pytest.mark.slow
 def test_detectors_train_and_infer_on_a_synthetic_batch():
     """Detector presets (mmdet's Faster R-CNN R-50 FPN, backbone swapped): mmengine's train_step on a fixed
     synthetic batch gives a finite loss, test_step runs; the default batch is 2 images."""
@@ -96,14 +95,12 @@ def test_detectors_train_and_infer_on_a_synthetic_batch():
         assert 'faster_rcnn_emca_eca50' in format_table(table)
 
 
+@pytest.mark.slow
 def test_command_line_tool_measures_detector_memory(tmp_path):
     out = tmp_path / 'bench.json'
-    result = subprocess.run(
-        [sys.executable, 'tools/analysis/benchmark.py', 'faster_rcnn_r50', 'faster_rcnn_emanet50',
-         '--modes', 'inference', '--batch-size', '1', '--input-size', '64', '64', '--warmup', '0', '--repeats', '1',
-         '--threads', '1', '--json', str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_in_process('analysis/benchmark', [
+        'faster_rcnn_r50', 'faster_rcnn_emanet50', '--modes', 'inference', '--batch-size', '1',
+        '--input-size', '64', '64', '--warmup', '0', '--repeats', '1', '--threads', '1', '--json', out])
     stock, emanet = json.loads(out.read_text())['tables'][0]['results']
     for r in (stock, emanet):
         assert r['input_shape'] == [1, 3, 64, 64]

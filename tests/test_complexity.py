@@ -1,11 +1,12 @@
 """Complexity of whole detectors (tools/analysis/complexity.py on a detector config or preset): every parameter of
 the detector and the MACs of one image through its data preprocessor and ``mode='tensor'``, as mmdet's
-get_flops.py counts them, next to the EMANet paper's VOC Faster R-CNN figures."""
+get_flops.py counts them, next to the EMANet paper's VOC Faster R-CNN figures. The tool runs in this process
+(its ``main()``)."""
 import os.path as osp
-import subprocess
-import sys
 
+import pytest
 from mmengine.config import Config
+from tool_runs import run_in_process
 
 import mmemanet  # noqa: F401  (registers the models)
 from mmemanet.analysis import build_target, count_parameters, measure_complexity, measure_detector_complexity
@@ -32,12 +33,10 @@ def test_whole_detector_is_counted_on_the_padded_input():
     assert report.macs > 1.2 * backbone.macs > 0
 
 
+@pytest.mark.slow
 def test_tool_prints_the_paper_figures_next_to_the_voc_detectors():
-    result = subprocess.run([sys.executable, 'tools/analysis/complexity.py', *VOC_CONFIGS,
-                             '--shape', '1', '3', '96', '96'],
-                            cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = [line.split() for line in result.stdout.splitlines() if line.startswith('configs/')]
+    output = run_in_process('analysis/complexity', [*VOC_CONFIGS, '--shape', '1', '3', '96', '96'])
+    rows = [line.split() for line in output.splitlines() if line.startswith('configs/')]
     assert [r[0] for r in rows] == list(VOC_CONFIGS)
     assert [(r[1], r[5], r[7]) for r in rows] == [('3x96x96', '28.470', '317.980'), ('3x96x96', '26.130', '268.570')]
     resnet_params, emanet_params = (int(r[2].replace(',', '')) for r in rows)

@@ -18,9 +18,9 @@ import sys
 import pytest
 import torch.distributed as torch_dist
 from mmengine.config import Config
+from tool_runs import run_in_process
 
 from tool_modules import ROOT, load_tool
-from tool_runs import run_in_process
 
 runner_setup = load_tool('runner_setup')
 train_tool = load_tool('train')

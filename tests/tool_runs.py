@@ -4,13 +4,16 @@ spends importing torch, mmengine, mmdet and mmpretrain. For the tests that are a
 not about the script's own process, its exit status or a shell launcher.
 """
 import contextlib
+import inspect
 import io
 import logging
 import os
+import sys
 
+import torch
 from mmengine.utils import ManagerMixin
 
-from tool_modules import load_tool
+from tool_modules import ROOT, load_tool
 
 _tools = {}
 
@@ -24,12 +27,17 @@ def _manager_classes(cls=ManagerMixin):
 @contextlib.contextmanager
 def own_mmengine_globals():
     """Drop the global instances (loggers, message hubs, default scopes, visualizers) created inside, and
-    give back the environment variables: a tool run leaves the pytest process as it found it."""
+    give back the environment variables, torch's thread count and its deterministic-algorithms switch: a
+    tool run leaves the pytest process as it found it."""
     before = {cls: set(cls._instance_dict) for cls in _manager_classes()}
     environ = dict(os.environ)
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
     try:
         yield
     finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
         for cls in _manager_classes():
             for name in [n for n in cls._instance_dict if n not in before.get(cls, ())]:
                 instance = cls._instance_dict.pop(name)
@@ -37,21 +45,34 @@ def own_mmengine_globals():
                     for handler in list(instance.handlers):
                         instance.removeHandler(handler)
                         handler.close()
-        os.environ.clear()
+        for key in [k for k in os.environ if k not in environ]:
+            del os.environ[key]
         os.environ.update(environ)
 
 
 def run_in_process(tool, argv):
-    """``tools/<tool>.py argv`` as ``main(argv)`` of the tool's module in this process; returns what it
-    printed (stdout and stderr, mmengine's log included). An exception fails the test with the output
-    printed before it (pytest shows it with the failure)."""
+    """``tools/<tool>.py argv`` as ``main(argv)`` of the tool's module in this process (``sys.argv`` for a
+    ``main()`` that reads it), in the repository root as :func:`tool_modules.run_tool`; returns what it
+    printed (stdout and stderr, mmengine's log included). An exception, ``SystemExit`` included, fails the
+    test with the output printed before it (pytest shows it with the failure)."""
     if tool not in _tools:
         _tools[tool] = load_tool(tool)
+    main = _tools[tool].main
+    argv = [str(a) for a in argv]
     out = io.StringIO()
+    old_argv, old_cwd = sys.argv, os.getcwd()
     try:
+        os.chdir(ROOT)
         with own_mmengine_globals(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            _tools[tool].main([str(a) for a in argv])
+            if inspect.signature(main).parameters:
+                main(argv)
+            else:
+                sys.argv = [f'tools/{tool}.py', *argv]
+                main()
     except BaseException:
         print(out.getvalue()[-6000:])
         raise
+    finally:
+        sys.argv = old_argv
+        os.chdir(old_cwd)
     return out.getvalue()
