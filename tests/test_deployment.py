@@ -31,6 +31,7 @@ def write_checkpoint(config, path, seed=0):
 EMANET18 = 'emanet18_cifar10.py'  # written by the test: the EMANet-50 CIFAR config at depth 18
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config,shape,outputs', [
     (EMANET18, '32', ['logits [1, 10]']),
     ('configs/emca_srm_resnet18_cifar10.py', '32', ['logits [1, 10]']),

@@ -19,6 +19,7 @@ HOOKS = ('NonFiniteLossHook', 'CheckpointCompatibilityHook', 'ExactResumeHook')
 LAYERS = ('MixtureAttention', 'PyramidSplitAttention', 'SoftBAN', 'SEGate', 'ECAGate', 'SRMGate', 'FcaGate', 'EMCA')
 
 
+@pytest.mark.slow
 def test_import_registers_without_mmdet_or_mmpretrain():
     """With mmdet and mmpretrain absent, ``import mmemanet`` still registers into the root registry."""
     code = textwrap.dedent(f"""

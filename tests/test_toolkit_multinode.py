@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import torch
 from mmengine.runner import CheckpointLoader
 
@@ -26,6 +27,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_nodes_end_with_identical_weights(small_datasets, tmp_path):
     config = tmp_path / 'two_nodes.py'
     config.write_text(f"_base_ = '{CONFIG}'\n"
