@@ -3,8 +3,8 @@ weights (emca_scales.py), training curves (plot_curves.py) and tools/test.py --s
 
 The fixture trains a ResNet-18 and an EMCA-ECA ResNet-18 (the shipped CIFAR-10 recipe) with
 tools/train.py (in this process) for two short epochs on the tiny synthetic CIFAR-10 set, validating
-and saving a checkpoint after each epoch, once for all the tests that use it (they share a pytest-xdist
-worker). The CAMs are computed on a real photograph that matplotlib ships.
+and saving a checkpoint after each epoch, once per test session for all the tests that use it. The
+CAMs are computed on a real photograph that matplotlib ships.
 """
 import os
 import os.path as osp
@@ -19,12 +19,12 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS
 from mmengine.runner import CheckpointLoader
-from tool_runs import run_in_process
+from tool_runs import once_per_session, run_in_process
 
 import mmemanet  # noqa: F401
 from mmemanet.engine import CheckpointMismatchError
 
-from tool_modules import ROOT, load_tool
+from tool_modules import load_tool
 
 vis_cam = load_tool('analysis/vis_cam')
 emca_scales = load_tool('analysis/emca_scales')
@@ -50,14 +50,22 @@ RESNET18 = {'model.backbone.depth': 18, 'model.head.in_channels': 512}
 RESNET18_ARGS = [f'{key}={value}' for key, value in RESNET18.items()]
 
 
+RUNS = (('resnet18', RESNET, RESNET18), ('emca_eca_r18', EMCA, {}))
+
+
 @pytest.fixture(scope='module')
 def runs(small_datasets, tmp_path_factory):
-    """{'resnet18' | 'emca_eca_r18': (config, work_dir, cfg_options)} after tools/train.py."""
+    """{'resnet18' | 'emca_eca_r18': (config, work_dir, cfg_options)} after tools/train.py, trained once per
+    test session (the tests that use them are also grouped on one pytest-xdist worker)."""
+    def train(root):
+        for name, config, extra in RUNS:
+            options = [*cifar_options(small_datasets), *(f'{key}={value}' for key, value in extra.items())]
+            run_in_process('train', [config, '--work-dir', root / name, '--cfg-options', *options])
+
+    root = once_per_session('toolkit_classifier_runs', tmp_path_factory, train)
     found = {}
-    for name, config, extra in (('resnet18', RESNET, RESNET18), ('emca_eca_r18', EMCA, {})):
-        work_dir = tmp_path_factory.mktemp(name)
-        options = [*cifar_options(small_datasets), *(f'{key}={value}' for key, value in extra.items())]
-        run_in_process('train', [osp.join(ROOT, config), '--work-dir', work_dir, '--cfg-options', *options])
+    for name, config, extra in RUNS:
+        work_dir = root / name
         for epoch in (1, 2):
             assert (work_dir / f'epoch_{epoch}.pth').is_file()
         found[name] = (config, work_dir, extra)
@@ -207,7 +215,7 @@ def test_curves_of_two_runs_in_one_png(runs, tmp_path):
 def test_test_tool_draws_and_dumps_classifier_predictions(runs, small_datasets, tmp_path):
     config, work_dir, _ = runs['emca_eca_r18']
     show_dir, results = tmp_path / 'shown', tmp_path / 'predictions.pkl'
-    run_in_process('test', [osp.join(ROOT, config), work_dir / 'epoch_2.pth', '--work-dir', tmp_path,
+    run_in_process('test', [config, work_dir / 'epoch_2.pth', '--work-dir', tmp_path,
                             '--show-dir', show_dir, '--out', results, '--cfg-options', *cifar_options(small_datasets),
                             # equal batches: mmpretrain's hook numbers the samples of a short last batch wrongly
                             'test_dataloader.batch_size=5'])

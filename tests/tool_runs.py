@@ -1,7 +1,11 @@
-"""Tools of ``tools/`` run in the pytest process (:func:`run_in_process`): a tool's ``main(argv)``, its
-output captured -- the same code as ``python tools/<name>.py ...`` without the ~8 s a new interpreter
-spends importing torch, mmengine, mmdet and mmpretrain. For the tests that are about what a tool does,
-not about the script's own process, its exit status or a shell launcher.
+"""Tool runs for the tests.
+
+- :func:`run_in_process`: a tool of ``tools/`` in the pytest process, its ``main(argv)``, its output
+  captured -- the same code as ``python tools/<name>.py ...`` without the ~8 s a new interpreter spends
+  importing torch, mmengine, mmdet and mmpretrain. For the tests that are about what a tool does, not
+  about the script's own process, its exit status or a shell launcher.
+- :func:`once_per_session`: a folder of results (e.g. trained runs) made once per test session, shared by
+  the pytest-xdist workers.
 """
 import contextlib
 import inspect
@@ -11,6 +15,7 @@ import os
 import sys
 
 import torch
+from filelock import FileLock
 from mmengine.utils import ManagerMixin
 
 from tool_modules import ROOT, load_tool
@@ -76,3 +81,25 @@ def run_in_process(tool, argv):
         sys.argv = old_argv
         os.chdir(old_cwd)
     return out.getvalue()
+
+
+def once_per_session(name, tmp_path_factory, make):
+    """The folder ``name`` of this test session, filled by ``make(folder)`` once.
+
+    Under pytest-xdist the workers share it: the first one to get here makes it (under a file lock), the
+    others wait for it and reuse it -- a module fixture is otherwise set up once per worker that runs tests
+    of its module. Without xdist it is a fresh folder of this session.
+    """
+    if 'PYTEST_XDIST_WORKER' not in os.environ:
+        folder = tmp_path_factory.mktemp(name)
+        make(folder)
+        return folder
+    # the workers' temporary folders are pytest-N/popen-gwK: pytest-N is this session's
+    folder = tmp_path_factory.getbasetemp().parent / name
+    with FileLock(str(folder) + '.lock'):
+        done = folder / '.done'
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            make(folder)
+            done.touch()
+    return folder
