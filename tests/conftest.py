@@ -1,8 +1,11 @@
 """Shared pytest fixtures, and the suite's scheduling across pytest-xdist workers."""
 import os
+from collections import OrderedDict
 
 import pytest
 import torch
+from _pytest.nodeid import coerce_node_id
+from mmengine.registry import DefaultScope
 
 from mmemanet.testing.synthetic_datasets import write_small_datasets
 
@@ -16,11 +19,34 @@ if WORKERS > 1:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // WORKERS))
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """The modules with slow tests first, each kept in its own order (module fixtures stay shared): the
-    workers start on the long ones and end on short ones."""
+    workers start on the long ones and end on short ones.
+
+    Under ``--dist loadgroup`` the tests marked ``xdist_group(name)`` go to one worker: pytest-xdist 3.8
+    writes the group into ``item._nodeid``, which pytest 9 no longer reads (it reads ``item._id``); the
+    group suffix is carried over here so that the grouping happens.
+    """
+    for item in items:
+        if '_nodeid' in vars(item) and item._nodeid != item.nodeid:
+            item._id = coerce_node_id(item._nodeid)
     slow_modules = {item.module.__name__ for item in items if item.get_closest_marker('slow')}
     items.sort(key=lambda item: item.module.__name__ not in slow_modules)
+
+
+def _isolated_default_scope():
+    """mmengine's default scope as it was before, after the fixture (``init_default_scope`` and Runners
+    leave one behind; another test's ``DATASETS.build`` would then look in the wrong codebase)."""
+    before = OrderedDict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(before)
+
+
+default_scope_per_module = pytest.fixture(scope='module', autouse=True,
+                                          name='default_scope_per_module')(_isolated_default_scope)
+default_scope_per_test = pytest.fixture(autouse=True, name='default_scope_per_test')(_isolated_default_scope)
 
 
 @pytest.fixture(scope='session')
