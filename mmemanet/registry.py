@@ -5,10 +5,12 @@
   registries fall back to their root, so a bare ``type='MixtureAttention'`` resolves under no scope,
   the ``mmdet`` scope and the ``mmpretrain`` scope alike.
 - Backbones are also registered into ``mmdet.registry.MODELS`` and ``mmpretrain.registry.MODELS``
-  when those packages are installed (checked without importing them when they are absent).
+  when those packages are installed (checked without importing them when they are absent), under the same
+  name, each codebase's entry with that codebase's defaults (see ``models/backbones/codebases.py``).
 """
 import importlib
 import importlib.util
+from typing import Dict, Optional
 
 from mmengine.registry import MODELS
 
@@ -27,11 +29,11 @@ def codebase_registry(package: str, name: str = 'MODELS'):
     return getattr(importlib.import_module(f'{package}.registry'), name)
 
 
-def register_backbone(cls):
-    """Class decorator: register a backbone in the root registry and in every installed codebase."""
+def register_backbone(cls, per_codebase: Optional[Dict[str, type]] = None) -> None:
+    """Register ``cls`` in the root registry and, under the same name, in every installed codebase's registry:
+    ``per_codebase[codebase]`` where given (a subclass with that codebase's defaults), else ``cls``."""
     MODELS.register_module(module=cls)
     for package in CODEBASES:
         registry = codebase_registry(package)
         if registry is not None:
-            registry.register_module(module=cls)
-    return cls
+            registry.register_module(name=cls.__name__, module=(per_codebase or {}).get(package, cls))

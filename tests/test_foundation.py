@@ -44,9 +44,11 @@ def test_backbones_are_in_both_codebase_registries_and_layers_in_the_root():
     from mmengine.registry import MODELS as ROOT
     from mmpretrain.registry import MODELS as CLS
     for name in BACKBONES:
-        assert DET.get(name) is CLS.get(name) is ROOT.get(name) is not None, name
-        # registered in the codebase registries themselves, not only found through the root
+        # registered in the codebase registries themselves, not only found through the root; mmdet's entry is the
+        # same network with mmdet's defaults
         assert name in DET.module_dict and name in CLS.module_dict, name
+        assert CLS.get(name) is ROOT.get(name) is not None, name
+        assert issubclass(DET.get(name), ROOT.get(name)) and DET.get(name).defaults['out_indices'] == (0, 1, 2, 3)
     for name in LAYERS:
         assert ROOT.get(name) is not None, name
     from mmengine.registry import HOOKS as ROOT_HOOKS

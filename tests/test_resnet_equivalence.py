@@ -11,7 +11,7 @@ import torch
 from mmengine.registry import DefaultScope
 
 import mmemanet  # noqa: F401
-from mmemanet.models.backbones import AttnResNet
+from mmemanet.models.backbones import AttnResNet, DetAttnResNet
 
 SMALL = dict(base_channels=16, stem_channels=16)
 
@@ -99,8 +99,7 @@ def test_same_module_as_mmdet_resnet(name):
     torch.manual_seed(0)
     theirs = ResNet(**copy.deepcopy(options))
     theirs.init_weights()
-    with DefaultScope.overwrite_default_scope('mmdet'):  # as an mmdet Runner builds it: mmdet's defaults
-        ours = AttnResNet(**copy.deepcopy(options))
+    ours = DetAttnResNet(**copy.deepcopy(options))  # what mmdet's registry builds: mmdet's defaults
     assert ours.key_layout == 'mmdet'
     # mmcv's deformable conv refuses maps smaller than its kernel (2x2 at stage 4 of a 64x64 input)
     assert_same_module(theirs, ours, size=128 if 'dcn' in options else 64)
@@ -137,16 +136,24 @@ def test_either_layout_loads_into_either(layout):
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain'])
-def test_defaults_that_differ_follow_the_default_scope(scope):
-    """out_indices, norm_eval and the key layout: the defaults of the codebase whose scope is the default."""
+@pytest.mark.parametrize('codebase', ['mmdet', 'mmpretrain'])
+def test_defaults_that_differ_follow_the_registry_entry(codebase):
+    """out_indices, norm_eval and the key layout: the defaults of the codebase whose registry builds the backbone,
+    in its scope or not; the root entry (the classes themselves) has mmpretrain's."""
     from mmdet.models.backbones import ResNet as DetResNet
+    from mmdet.registry import MODELS as DET
     from mmpretrain.models.backbones import ResNet as ClsResNet
-    theirs = (DetResNet if scope == 'mmdet' else ClsResNet)(depth=18)
-    with DefaultScope.overwrite_default_scope(scope):
-        ours = AttnResNet(depth=18, deep_stem=True, **SMALL)
-    assert ours.key_layout == scope
-    assert (tuple(ours.out_indices), ours.norm_eval) == (tuple(theirs.out_indices), theirs.norm_eval)
+    from mmpretrain.registry import MODELS as CLS
+    theirs = (DetResNet if codebase == 'mmdet' else ClsResNet)(depth=18)
+    registry = DET if codebase == 'mmdet' else CLS
+    for scope in (None, codebase):
+        with DefaultScope.overwrite_default_scope(scope):
+            ours = registry.build(dict(type='AttnResNet', depth=18, deep_stem=True, **SMALL))
+        assert ours.key_layout == codebase
+        assert (tuple(ours.out_indices), ours.norm_eval) == (tuple(theirs.out_indices), theirs.norm_eval)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        root = AttnResNet(depth=18)
+    assert (root.out_indices, root.norm_eval, root.key_layout) == ((3, ), False, 'mmpretrain')
 
 
 def test_deprecated_pretrained_argument_becomes_init_cfg():

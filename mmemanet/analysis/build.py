@@ -46,10 +46,10 @@ def resize_shape(cfg) -> Optional[Tuple[int, int, int]]:
 
 
 def _build_config(name, cfg) -> BuiltModel:
-    from mmengine.registry import MODELS, init_default_scope
+    from mmengine.registry import MODELS, DefaultScope
     scope = cfg.get('default_scope', 'mmengine')
-    init_default_scope(scope)
-    model = MODELS.build(cfg.model)
+    with DefaultScope.overwrite_default_scope(scope):  # the codebase's registry; no scope left behind
+        model = MODELS.build(cfg.model)
     if scope == 'mmdet':
         return BuiltModel(name, model, 'detector', resize_shape(cfg) or (3, 800, 1333), config=cfg)
     kind = 'classifier' if hasattr(model, 'head') and hasattr(model, 'extract_feat') else 'backbone'
@@ -63,12 +63,12 @@ def build_target(target: str, cfg_options: Optional[dict] = None) -> BuiltModel:
     A config whose ``default_scope`` is ``mmdet`` builds its detector; any other config builds ``cfg.model``
     (an mmpretrain classifier, or a bare backbone).
     """
-    from mmengine.registry import MODELS, init_default_scope
+    from mmengine.registry import MODELS, DefaultScope
     if target in PRESETS:
         preset = PRESETS[target]
-        init_default_scope('mmpretrain')
-        return BuiltModel(target, MODELS.build(preset.model_cfg()), 'classifier', tuple(preset.input_shape[1:]),
-                          preset=preset)
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            model = MODELS.build(preset.model_cfg())
+        return BuiltModel(target, model, 'classifier', tuple(preset.input_shape[1:]), preset=preset)
     if target in DETECTOR_PRESETS:
         return _build_config(target, DETECTOR_PRESETS[target].config())
     if not target.endswith('.py'):

@@ -2,7 +2,7 @@
 from typing import List
 
 from mmengine.config import Config
-from mmengine.registry import MODELS, init_default_scope
+from mmengine.registry import MODELS, DefaultScope
 from torch import nn
 
 from ..models.layers import SoftBAN
@@ -24,9 +24,8 @@ def check_sync_bn(cfg: Config, distributed: bool) -> None:
     sync_bn = cfg.get('sync_bn')
     if sync_bn is None or not distributed:
         return
-    if cfg.get('default_scope'):
-        init_default_scope(cfg.default_scope)
-    found = softban_layers(MODELS.build(cfg.model))
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):  # no scope left behind
+        found = softban_layers(MODELS.build(cfg.model))
     if found:
         raise ValueError(
             f'sync_bn={sync_bn!r} would replace the {len(found)} SoftBAN layers of this model (e.g. '

@@ -1,11 +1,9 @@
 """EMANet: ResNet whose 3x3 convolutions are Mixture Attention (MA) modules."""
 from typing import Sequence
 
-from ...registry import register_backbone
 from .resnet import AttnResNet
 
 
-@register_backbone
 class EMANet(AttnResNet):
     """EMANet of Yang et al., "Multiscale Hybrid Convolutional Deep Neural Networks with Channel
     Attention" (Entropy 2022, 24(9):1180).

@@ -6,7 +6,6 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from ...registry import register_backbone
 from ..layers import EMCA
 from .resnet import AttnResNet
 
@@ -75,7 +74,6 @@ class DescriptorTap(nn.Module):
         return f'key={self.key}, source={self.source!r}'
 
 
-@register_backbone
 class EMCAResNet(AttnResNet):
     """ResNet with EMCA of Bakr et al., "EMCA: Efficient Multi-Scale Channel Attention Module".
 

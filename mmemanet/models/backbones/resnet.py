@@ -15,10 +15,8 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
-from mmengine.registry import DefaultScope
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ...registry import register_backbone
 from ...state_dicts import report_pretrained_init
 from .blocks import BasicBlock, Bottleneck
 from .errors import PeerAssertionError, PeerAttributeError, PeerKeyError
@@ -61,20 +59,13 @@ def pretrained_cfg_of(init_cfg) -> Optional[dict]:
     return next((c for c in cfgs if isinstance(c, dict) and c.get('type') == 'Pretrained'), None)
 
 
-#: the defaults in which mmdet's and mmpretrain's ResNets differ (and the key layout, see ``key_layout``)
+#: the defaults in which mmdet's and mmpretrain's ResNets differ, the key layout included (see ``key_layout``)
 CODEBASE_DEFAULTS = {
-    'mmdet': dict(out_indices=(0, 1, 2, 3), norm_eval=True),
-    'mmpretrain': dict(out_indices=(3, ), norm_eval=False),
+    'mmdet': dict(out_indices=(0, 1, 2, 3), norm_eval=True, key_layout='mmdet'),
+    'mmpretrain': dict(out_indices=(3, ), norm_eval=False, key_layout='mmpretrain'),
 }
 
 
-def current_codebase() -> str:
-    """'mmdet' while the mmdet scope is the default one (an mmdet Runner or tool), else 'mmpretrain'."""
-    scope = DefaultScope.get_current_instance()
-    return 'mmdet' if scope is not None and scope.scope_name == 'mmdet' else 'mmpretrain'
-
-
-@register_backbone
 class AttnResNet(BaseModule):
     """ResNet (depth 18/34/50/101/152) with optional attention, for classification and detection.
 
@@ -84,9 +75,10 @@ class AttnResNet(BaseModule):
     ``frozen_stages``, ``conv_cfg``, ``norm_cfg``, ``norm_eval``, ``dcn`` + ``stage_with_dcn``,
     ``plugins``, ``with_cp``, ``zero_init_residual``, ``drop_path_rate``, ``pretrained`` (deprecated)
     and ``init_cfg`` (a dict or a list), plus mmseg's ``contract_dilation``. Where the two codebases'
-    defaults differ (``out_indices``, ``norm_eval``: :data:`CODEBASE_DEFAULTS`), None takes the default of
-    the codebase whose scope is the default one (mmdet's under an mmdet Runner or tool, else mmpretrain's),
-    so a config that relies on its codebase's default gets it.
+    defaults differ (``out_indices``, ``norm_eval``, ``key_layout``: :data:`CODEBASE_DEFAULTS`), None takes
+    the class's :attr:`defaults`: mmpretrain's here (the root and mmpretrain registry entries), mmdet's in the
+    classes that ``mmdet.registry.MODELS`` builds under the same names (``codebases.py``). The global default
+    scope plays no part in construction.
 
     Args (this package's own):
         stem: ``'imagenet'`` (7x7/2 conv + 3x3/2 max-pool, or three 3x3 convs with ``deep_stem``) or
@@ -95,8 +87,8 @@ class AttnResNet(BaseModule):
         attention: channel gate after the last norm of every block (one dict, or one per stage).
         key_layout: ``'mmdet'`` | ``'mmpretrain'``: the two codebases name a deep stem
             (``stem.0`` / ``stem.0.conv``) and an ``avg_down`` shortcut of a stride-1 block differently.
-            None: mmdet's while the mmdet scope is the default one, else mmpretrain's. Checkpoints of
-            either layout load into either (keys translated on load).
+            None: the class's :attr:`defaults` (mmpretrain's; mmdet's for mmdet's registry entry).
+            Checkpoints of either layout load into either (keys translated on load).
         init_cfg: with ``init_cfg=None`` the papers' reference initialisation (:func:`reference_init`).
 
     Shapes: [B, in_channels, H, W] -> tuple of [B, C_i, H / s_i, W / s_i] for i in ``out_indices``
@@ -112,6 +104,9 @@ class AttnResNet(BaseModule):
         152: (Bottleneck, (3, 8, 36, 3)),
     }
     stems = ('imagenet', 'cifar')
+    #: what ``out_indices`` / ``norm_eval`` / ``key_layout`` = None mean: mmpretrain's defaults (the documented
+    #: choice of the root registry entry); the mmdet registry's classes set mmdet's
+    defaults = CODEBASE_DEFAULTS['mmpretrain']
 
     def __init__(self,
                  depth: int,
@@ -152,10 +147,8 @@ class AttnResNet(BaseModule):
             warnings.warn('DeprecationWarning: pretrained is deprecated, please use "init_cfg" instead')
             init_cfg = dict(type='Pretrained', checkpoint=pretrained)
         super().__init__(init_cfg=init_cfg)
-        codebase = current_codebase()
-        defaults = CODEBASE_DEFAULTS[codebase]
-        out_indices = defaults['out_indices'] if out_indices is None else out_indices
-        norm_eval = defaults['norm_eval'] if norm_eval is None else norm_eval
+        out_indices = self.defaults['out_indices'] if out_indices is None else out_indices
+        norm_eval = self.defaults['norm_eval'] if norm_eval is None else norm_eval
         dilations = (1, ) * num_stages if dilations is None else dilations  # (1, 1, 1, 1) for 4 stages
         self._check_options(depth, stem, style, num_stages, strides, dilations, out_indices,
                             frozen_stages, deep_stem, dcn, stage_with_dcn, key_layout)
@@ -171,7 +164,7 @@ class AttnResNet(BaseModule):
         self.norm_eval = norm_eval
         self.zero_init_residual = zero_init_residual
         self.conv_cfg, self.norm_cfg = conv_cfg, norm_cfg
-        self.key_layout = key_layout or codebase
+        self.key_layout = key_layout or self.defaults['key_layout']
         self.block, arch_blocks = self.arch_settings[depth]
         self.stage_blocks = arch_blocks[:num_stages]
         self.expansion = self.block.default_expansion if expansion is None else expansion
