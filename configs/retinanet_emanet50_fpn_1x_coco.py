@@ -2,6 +2,7 @@
 _base_ = [
     'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
     './_base_/det_backbone.py',  # stock backbone settings, torchvision start (see there)
+    './_base_/mmemanet_runtime.py',  # the guards every run needs, whichever tool runs it
 ]
 custom_imports = dict(imports=['mmemanet'], allow_failed_imports=False)
 

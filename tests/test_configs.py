@@ -1,15 +1,22 @@
-"""Every config under configs/ loads, inherits a stock OpenMMLab base and builds its model.
+"""Every config under configs/ loads, inherits a stock OpenMMLab base and builds its model; its backbone is the
+same module in and out of its codebase's scope.
 
 The list of configs is collected from the folder when the tests are collected, so a new config is
 tested without being named here. Building is cheap (no forward, no weight initialisation).
 """
+import contextlib
+import copy
+import functools
 import glob
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 from mmengine.utils import import_modules_from_strings
+
+from mmemanet.registry import codebase_registry
 
 from tool_modules import ROOT
 
@@ -19,6 +26,12 @@ CONFIGS = sorted(
     for path in glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)
     if '_base_' not in osp.relpath(path, CONFIG_DIR).split(osp.sep))
 BACKBONES = ('AttnResNet', 'EMANet', 'EMCAResNet')
+
+
+@functools.lru_cache(maxsize=None)
+def loaded(name):
+    """The config ``configs/<name>``, loaded once per process (read only)."""
+    return Config.fromfile(osp.join(CONFIG_DIR, name))
 
 
 def stock_bases(path):
@@ -40,7 +53,7 @@ def test_configs_are_found():
 @pytest.mark.parametrize('name', CONFIGS)
 def test_config_loads_and_builds(name):
     path = osp.join(CONFIG_DIR, name)
-    cfg = Config.fromfile(path)
+    cfg = loaded(name)
     assert 'mmemanet' in cfg.custom_imports['imports']
     assert cfg.custom_imports['allow_failed_imports'] is False
     scope = cfg.default_scope
@@ -58,3 +71,54 @@ def test_config_loads_and_builds(name):
     with DefaultScope.overwrite_default_scope(scope):
         model = MODELS.build(cfg.model)
     assert type(model.backbone).__name__ == cfg.model.backbone.type
+
+
+@contextlib.contextmanager
+def no_default_scope():
+    """No default scope inside (a notebook's state); the scopes as they were after."""
+    before = dict(DefaultScope._instance_dict)
+    DefaultScope._instance_dict.clear()
+    try:
+        yield
+    finally:
+        DefaultScope._instance_dict.clear()
+        DefaultScope._instance_dict.update(before)
+
+
+def module_summary(model):
+    """What makes two backbones the same module: class, structure, the settings that differ between the codebases,
+    state-dict keys and shapes."""
+    settings = ('out_indices', 'norm_eval', 'key_layout', 'frozen_stages', 'deep_stem', 'avg_down', 'stem_type')
+    return (type(model), repr(model), {k: getattr(model, k) for k in settings},
+            [(k, tuple(v.shape)) for k, v in model.state_dict().items()])
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_backbone_is_the_same_module_in_and_out_of_its_scope(name):
+    """The config's backbone through its codebase's registry with no default scope (a notebook), in its scope
+    (a test), and through the root registry in its scope (as the Runner builds it): one module."""
+    cfg = loaded(name)
+    import_modules_from_strings(**cfg.custom_imports)
+    scope, backbone = cfg.default_scope, cfg.model.backbone
+    registry = codebase_registry(scope)
+    with torch.device('meta'):  # structure only: no memory, no initialisation
+        with no_default_scope():
+            notebook = registry.build(copy.deepcopy(backbone))
+        with DefaultScope.overwrite_default_scope(scope):
+            in_scope = registry.build(copy.deepcopy(backbone))
+            runner = MODELS.build(copy.deepcopy(backbone))
+    assert type(notebook) is registry.get(backbone.type)
+    assert type(notebook).__name__ == backbone.type
+    assert module_summary(notebook) == module_summary(in_scope) == module_summary(runner)
+    assert notebook.key_layout == scope
+
+
+GUARDS = ['NonFiniteLossHook', 'StartCheckpointHook', 'CheckpointCompatibilityHook']
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_carries_the_guards(name):
+    """The guards are in the config (configs/_base_/mmemanet_runtime.py), so every tool that runs it runs them."""
+    cfg = loaded(name)
+    assert [hook['type'] for hook in cfg.custom_hooks] == GUARDS
+    assert 'mmemanet' in cfg.custom_imports['imports']

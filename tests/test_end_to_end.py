@@ -20,9 +20,10 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 from tool_runs import run_in_process
 
+from mmemanet.engine import launcher as runner_setup
+
 from tool_modules import ROOT, load_tool
 
-runner_setup = load_tool('runner_setup')
 train_tool = load_tool('train')
 test_tool = load_tool('test')
 
@@ -200,10 +201,9 @@ def test_work_dir_defaults_to_work_dirs_config_name():
 
 
 def test_training_always_stops_at_a_non_finite_loss():
-    cfg = Config(dict(custom_hooks=[dict(type='EMAHook')]))
-    train_tool.add_non_finite_loss_hook(cfg)
-    train_tool.add_non_finite_loss_hook(cfg)  # once only
-    assert [h['type'] for h in cfg.custom_hooks] == ['EMAHook', 'NonFiniteLossHook']
+    """The guard is the config's (configs/_base_/mmemanet_runtime.py), kept by the tool's config loading."""
+    args = runner_setup.parse_args(train_tool.build_parser(), ['configs/emanet50_cifar10.py'])
+    assert 'NonFiniteLossHook' in [h['type'] for h in runner_setup.load_config(args).custom_hooks]
 
 
 def test_amp_refuses_an_unknown_optim_wrapper():

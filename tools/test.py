@@ -14,6 +14,10 @@ predictions right) and mmpretrain's ``VisualizationHook`` (class and score of ev
 ``--interval``-th sample). ``--out`` dumps the raw predictions: mmdet's
 ``DumpDetResults`` (masks RLE-encoded, ready for offline evaluation) or mmengine's ``DumpResults``.
 
+A checkpoint of another architecture stops the run with its mismatching keys and shapes listed: the config's
+``CheckpointCompatibilityHook`` (``configs/_base_/mmemanet_runtime.py``; mmdet's and mmpretrain's own test tools
+run it too).
+
 Distributed: ``tools/dist_test.sh CONFIG CHECKPOINT N [args]`` (gloo CPU processes without a GPU).
 """
 import argparse
@@ -21,8 +25,8 @@ import argparse
 from mmengine.config import ConfigDict
 
 import mmemanet  # noqa: F401  (registers modules; safe checkpoint loading)
-
-from runner_setup import add_common_args, build_runner, load_config, one_line_errors, parse_args, setup_launcher
+from mmemanet.engine.launcher import (add_common_args, build_runner, load_config, one_line_errors, parse_args,
+                                      setup_launcher)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,8 +77,6 @@ def main(argv=None):
     args = parse_args(build_parser(), argv)
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
-    # a checkpoint of another architecture stops with its mismatching keys and shapes listed
-    cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='CheckpointCompatibilityHook')]
     cfg.resume = False
     if args.out is not None:
         add_dump_metric(cfg, args.out)

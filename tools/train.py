@@ -11,13 +11,13 @@ Single process::
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [CKPT]] \\
         [--cfg-options key=value ...]
 
-A start checkpoint (``init_cfg=dict(type='Pretrained', ...)``, e.g. ``torchvision://resnet50``) that is
-neither on disk nor downloadable, and a missing or broken dataset, end the run with one line (per rank)
-that says what to do.
-
-Distributed: ``tools/dist_train.sh CONFIG N [args]`` (torchrun, ``--launcher pytorch``). On a
-machine without a CUDA device the processes run on the CPU with the gloo backend (see
-``runner_setup.setup_launcher``); with GPUs everything is as in the stock tools (nccl).
+What a run needs (a NaN / inf loss stops it, its start checkpoints are checked, a test checkpoint must fit) is
+in the config (``configs/_base_/mmemanet_runtime.py``), so mmdet's and mmpretrain's own tools do the same. This
+tool adds what they lack: gloo CPU processes for a distributed run on a machine without a GPU
+(``tools/dist_train.sh CONFIG N [args]``, torchrun, ``--launcher pytorch``; with GPUs everything is as in the
+stock tools, nccl; see :func:`mmemanet.engine.launcher.setup_launcher`), and one line (per rank), not a traceback,
+for a missing or broken dataset and for a start checkpoint (``init_cfg=dict(type='Pretrained', ...)``, e.g.
+``torchvision://resnet50``) that is neither on disk nor downloadable, which it checks before building anything.
 """
 import argparse
 import logging
@@ -25,9 +25,9 @@ import logging
 from mmengine.logging import print_log
 
 import mmemanet  # noqa: F401  (registers modules; safe checkpoint loading)
+from mmemanet.engine.launcher import (add_common_args, build_runner, load_config, one_line_errors, parse_args,
+                                      setup_launcher)
 from mmemanet.engine.start_checkpoint import check_start_checkpoints
-
-from runner_setup import add_common_args, build_runner, load_config, one_line_errors, parse_args, setup_launcher
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,13 +61,6 @@ def enable_amp(cfg) -> None:
     cfg.optim_wrapper.loss_scale = 'dynamic'
 
 
-def add_non_finite_loss_hook(cfg) -> None:
-    """A NaN / inf loss stops training, naming the iteration, before it reaches a checkpoint."""
-    hooks = list(cfg.get('custom_hooks', []))
-    if not any(hook.get('type') == 'NonFiniteLossHook' for hook in hooks):
-        cfg.custom_hooks = [*hooks, dict(type='NonFiniteLossHook')]
-
-
 def main(argv=None):
     args = parse_args(build_parser(), argv)
     cfg = load_config(args)
@@ -91,8 +84,7 @@ def main(argv=None):
         cfg.resume = True
         cfg.load_from = args.resume
 
-    add_non_finite_loss_hook(cfg)
-    check_start_checkpoints(cfg)  # an unreachable start fails now, in one line, not after the build
+    check_start_checkpoints(cfg)  # an unreachable start fails now, in one line, before anything is built
     setup_launcher(cfg, args.launcher)
     build_runner(cfg).train()
 

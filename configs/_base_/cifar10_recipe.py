@@ -7,6 +7,7 @@
 _base_ = [
     'mmpretrain::_base_/datasets/cifar10_bs16.py',
     'mmpretrain::_base_/default_runtime.py',
+    './mmemanet_runtime.py',  # the guards every run needs, whichever tool runs it
 ]
 # importing mmemanet also registers CheckedCIFAR10 and LocalCIFAR10 (below)
 custom_imports = dict(imports=['mmemanet'], allow_failed_imports=False)

@@ -4,6 +4,7 @@ _base_ = [
     'mmpretrain::_base_/datasets/imagenet_bs32.py',
     'mmpretrain::_base_/schedules/imagenet_bs256.py',
     'mmpretrain::_base_/default_runtime.py',
+    './mmemanet_runtime.py',  # the guards every run needs, whichever tool runs it
 ]
 custom_imports = dict(imports=['mmemanet'], allow_failed_imports=False)
 

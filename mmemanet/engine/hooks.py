@@ -1,4 +1,8 @@
-"""Runner hooks (registered in mmengine's root ``HOOKS``, so every codebase's scope finds them)."""
+"""Runner hooks (registered in mmengine's root ``HOOKS``, so every codebase's scope finds them).
+
+``NonFiniteLossHook``, ``StartCheckpointHook`` and ``CheckpointCompatibilityHook`` are the guards every shipped
+config lists (``configs/_base_/mmemanet_runtime.py``), so they run whichever tool builds the Runner.
+"""
 import math
 import random
 from typing import Optional, Sequence
@@ -9,9 +13,17 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
+from mmengine.runner import BaseLoop
 
 from ..state_dicts import model_state_of
 from .checkpoint_fit import check_state_dict_fits
+from .start_checkpoint import check_start_checkpoints
+
+
+def is_training(runner) -> bool:
+    """True inside ``runner.train()`` (which builds its train loop before ``before_run``), False inside ``test()``,
+    ``val()`` or a bare ``load_checkpoint``."""
+    return isinstance(runner._train_loop, BaseLoop)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -58,14 +70,30 @@ class NonFiniteLossHook(Hook):
 
 
 @HOOKS.register_module()
+class StartCheckpointHook(Hook):
+    """Before a training run initialises its weights, check that every start checkpoint of ``runner.cfg.model``
+    (``init_cfg=dict(type='Pretrained', ...)``, ``pretrained=``) is on disk, in the download cache or
+    downloadable; else :class:`~mmemanet.engine.start_checkpoint.StartCheckpointError`, one line that says how to
+    run offline (``before_run``, training only: a test run initialises nothing).
+
+    Usage: ``custom_hooks = [dict(type='StartCheckpointHook')]`` (with ``mmemanet`` imported).
+    """
+    priority = 'VERY_HIGH'
+
+    def before_run(self, runner) -> None:
+        if is_training(runner):
+            check_start_checkpoints(runner.cfg)
+
+
+@HOOKS.register_module()
 class CheckpointCompatibilityHook(Hook):
     """Refuse a checkpoint that does not fit the model before anything is loaded from it.
 
-    mmengine loads ``load_from`` / ``--resume`` / ``tools/test.py`` checkpoints with ``strict=False``
-    and only warns, so a checkpoint of another architecture silently tests or trains a mostly
-    random model. This hook (``after_load_checkpoint``) raises
-    :class:`~mmemanet.engine.checkpoint_fit.CheckpointMismatchError` listing the first
-    mismatching keys and both shapes.
+    mmengine loads ``load_from`` / ``tools/test.py`` checkpoints with ``strict=False`` and only warns, so a
+    checkpoint of another architecture silently tests a mostly random model. This hook
+    (``after_load_checkpoint``) raises :class:`~mmemanet.engine.checkpoint_fit.CheckpointMismatchError` listing the
+    first mismatching keys and both shapes. It checks test and val runs (and a bare ``runner.load_checkpoint``);
+    a training run's ``load_from`` may fine-tune from another head, and is left to mmengine.
 
     Args:
         ignore (Sequence[str]): regexes of keys allowed to differ, e.g. ``[r'bbox_head\\.fc_cls']``
@@ -77,6 +105,8 @@ class CheckpointCompatibilityHook(Hook):
         self.ignore = tuple(ignore)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if is_training(runner):
+            return
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         filename = runner.cfg.get('load_from') or getattr(runner, '_load_from', None)
         source = f'checkpoint {filename or "(the latest in " + str(runner.work_dir) + ")"}'

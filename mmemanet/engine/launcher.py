@@ -1,6 +1,8 @@
-"""Code shared by tools/train.py and tools/test.py: arguments, config loading, CPU launcher.
+"""What tools/train.py and tools/test.py add to the stock OpenMMLab tools: their shared arguments and config
+loading, distributed processes on a machine without a GPU (gloo), and one-line errors.
 
-Not a tool itself; the two tools import it (``tools/`` is on ``sys.path`` when they run).
+What a run needs beyond that (the guards) is in the configs (``configs/_base_/mmemanet_runtime.py``), so the
+stock tools get it too.
 """
 import argparse
 import contextlib
@@ -19,9 +21,9 @@ from mmengine.registry import MODEL_WRAPPERS, RUNNERS, init_default_scope
 from mmengine.runner import Runner
 from torch.nn.parallel import DistributedDataParallel
 
-from mmemanet.datasets import DatasetFileError
-from mmemanet.engine import check_sync_bn
-from mmemanet.engine.start_checkpoint import StartCheckpointError
+from ..datasets import DatasetFileError
+from .start_checkpoint import StartCheckpointError
+from .sync_bn import check_sync_bn
 
 LAUNCHERS = ['none', 'pytorch', 'slurm', 'mpi']
 CFG_OPTIONS_HELP = (
@@ -157,6 +159,6 @@ def build_runner(cfg: Config) -> Runner:
     """``RUNNERS.build`` when the config names a ``runner_type``, else ``Runner.from_cfg``."""
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
-    if cfg.get('default_scope'):
-        init_default_scope(cfg.default_scope)  # find the runner in the codebase's registry
+    if cfg.get('default_scope'):  # find the runner in the codebase's registry (the Runner sets this scope too)
+        init_default_scope(cfg.default_scope)
     return RUNNERS.build(cfg)
