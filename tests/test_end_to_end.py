@@ -159,6 +159,7 @@ DIST_CONFIG = 'configs/demo/faster_rcnn_emanet18_synthetic_voc.py'
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group('multi_process')  # one such test at a time: each runs two processes
 def test_dist_train_and_test_two_cpu_processes(small_datasets, tmp_path):
     voc = f'{small_datasets}/VOCdevkit/'
     # 8 training images, 2 per rank and step: 2 steps of DDP on each rank

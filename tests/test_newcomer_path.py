@@ -221,6 +221,7 @@ def small_voc_options(voc_root, work_dir, scale='(64,64)'):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group('multi_process')  # one such test at a time: each runs two processes
 def test_headline_command_as_the_readme_writes_it(small_datasets, tmp_path, torch_home):
     work_dir = tmp_path / 'work'
     proc = headline(2, small_voc_options(f'{small_datasets}/VOCdevkit/', work_dir), torch_home)
@@ -232,6 +233,7 @@ def test_headline_command_as_the_readme_writes_it(small_datasets, tmp_path, torc
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group('multi_process')  # one such test at a time: each runs two processes
 def test_headline_command_without_voc_fails_with_the_one_line_error(tmp_path, torch_home):
     voc_root = str(tmp_path / 'data' / 'VOCdevkit') + '/'
     proc = headline(2, small_voc_options(voc_root, tmp_path / 'work'), torch_home)

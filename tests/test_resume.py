@@ -236,6 +236,7 @@ def run_kill_resume(tmp_path, body, data, by_epoch, length, interval, kill_at):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group('multi_process')  # one such test at a time: each runs two processes
 def test_resume_classifier_exact(tmp_path):
     from mmemanet.testing.synthetic_datasets import write_cifar10
     write_cifar10(str(tmp_path / 'cifar'), num_train=10, num_test=10)
@@ -245,6 +246,7 @@ def test_resume_classifier_exact(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group('multi_process')  # one such test at a time: each runs two processes
 def test_resume_detector_exact(tmp_path):
     from mmemanet.testing.synthetic_datasets import write_voc
     write_voc(str(tmp_path), num_trainval=6, num_test=2, num_trainval_2012=0, size_range=(96, 128))

@@ -28,6 +28,7 @@ def free_port():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group('multi_process')  # one such test at a time: each runs two processes
 def test_two_nodes_end_with_identical_weights(small_datasets, tmp_path):
     config = tmp_path / 'two_nodes.py'
     config.write_text(f"_base_ = '{CONFIG}'\n"
