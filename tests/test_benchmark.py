@@ -8,9 +8,10 @@ import statistics
 
 import pytest
 import torch
-from tool_runs import run_in_process
 
 from mmemanet.analysis.benchmark import BenchSettings, _peak_live_bytes, format_table, run_table
+
+from tool_runs import run_in_process
 
 
 def test_peak_live_bytes_follows_allocations_and_frees():

@@ -14,7 +14,6 @@ from collections import OrderedDict
 
 import pytest
 import torch
-from tool_runs import run_in_process
 from torch import nn
 
 import mmemanet  # noqa: F401
@@ -23,6 +22,7 @@ from mmemanet.safe_loading import load_from_local
 
 from reference_emanet import RefEMANet
 from tool_modules import ROOT
+from tool_runs import run_in_process
 
 # a copy of the spec's shared/spec/reference-emanet50-keys.txt, so that a bare clone can test it
 SPEC_KEYS = osp.join(ROOT, 'tests', 'data', 'reference-emanet50-keys.txt')

@@ -6,13 +6,13 @@ import os.path as osp
 
 import pytest
 from mmengine.config import Config
-from tool_runs import run_in_process
 
 import mmemanet  # noqa: F401  (registers the models)
 from mmemanet.analysis import build_target, count_parameters, measure_complexity, measure_detector_complexity
 from mmemanet.analysis.build import resize_shape
 
 from tool_modules import ROOT
+from tool_runs import run_in_process
 
 VOC_CONFIGS = ('configs/faster_rcnn_r50_voc.py', 'configs/faster_rcnn_emanet50_voc.py')
 

@@ -68,7 +68,7 @@ def test_config_loads_and_builds(name):
         assert cfg.test_dataloader.dataset.type == 'CheckedCIFAR10'
 
     import_modules_from_strings(**cfg.custom_imports)
-    with DefaultScope.overwrite_default_scope(scope):
+    with DefaultScope.overwrite_default_scope(scope), torch.device('meta'):  # construction only: no weights
         model = MODELS.build(cfg.model)
     assert type(model.backbone).__name__ == cfg.model.backbone.type
 

@@ -18,11 +18,11 @@ import sys
 import pytest
 import torch.distributed as torch_dist
 from mmengine.config import Config
-from tool_runs import run_in_process
 
 from mmemanet.engine import launcher as runner_setup
 
 from tool_modules import ROOT, load_tool
+from tool_runs import run_in_process
 
 train_tool = load_tool('train')
 test_tool = load_tool('test')

@@ -21,9 +21,9 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
 from mmengine.registry import HOOKS
-from tool_runs import run_in_process
 
 from tool_modules import ROOT
+from tool_runs import run_in_process
 
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
 

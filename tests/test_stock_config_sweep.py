@@ -13,6 +13,13 @@ preprocessor). Settings a swap cannot support fail with the backbone's one-line 
 which (by backbone option) and why. Stock configs that do not build here with the stock backbone either
 (missing optional packages, stock config bugs) are in ``STOCK_FAILURES``.
 
+The sweep is the suite's largest part, so it is made cheap without changing what it asserts: the configs
+are loaded once per test session (shared by the pytest-xdist workers); the build test constructs on the
+``meta`` device (no weights are allocated or initialised), each distinct swapped backbone once (see
+:class:`SharedBackbones`), and confirms every failure by building the setting again on the CPU without
+sharing, so a failure and its message are always those of a plain build; the loss sample runs on the CPU
+with the demo images unpadded by fixed-size batch augments (see :func:`detector_loss`).
+
 Each test prints its counts (also without ``-s``):
 ``.venv/bin/python -m pytest tests/test_stock_config_sweep.py -q`` is the way to see them.
 """
@@ -21,6 +28,7 @@ import glob
 import json
 import os
 import os.path as osp
+import pickle
 import re
 import time
 from typing import Callable, Dict, List, NamedTuple
@@ -34,9 +42,12 @@ from mmengine.utils import import_modules_from_strings
 
 import mmemanet  # noqa: F401  (registers the backbones in both codebases)
 
+from tool_runs import once_per_session
+
 SWAPS = {'emca_eca': dict(type='EMCAResNet', host='eca'), 'emanet': dict(type='EMANet')}
 RESNETS = {'mmdet': ('ResNet', ), 'mmpretrain': ('ResNet', 'ResNetV1c', 'ResNetV1d', 'ResNet_CIFAR')}
 LOSS_EVERY = {'mmdet': 10, 'mmpretrain': 2}
+LOSS_PARTS = 2  # the loss sample runs as this many tests (every LOSS_PARTS-th sampled setting each)
 
 
 class Unsupported(NamedTuple):
@@ -131,8 +142,16 @@ def collect(codebase: str) -> Sweep:
 
 
 @pytest.fixture(scope='module', params=['mmdet', 'mmpretrain'])
-def sweep(request):
-    return request.param, collect(request.param)
+def sweep(request, tmp_path_factory):
+    """``(codebase, Sweep)``: the stock configs loaded once per test session (the xdist workers share them)."""
+    codebase = request.param
+
+    def make(folder):
+        with open(folder / 'sweep.pkl', 'wb') as f:
+            pickle.dump(collect(codebase), f)
+
+    with open(once_per_session(f'sweep_{codebase}', tmp_path_factory, make) / 'sweep.pkl', 'rb') as f:
+        return codebase, pickle.load(f)
 
 
 def runnable_here(model: ConfigDict, codebase: str) -> ConfigDict:
@@ -178,14 +197,66 @@ def scope(codebase: str, cfg: Config) -> str:
     return cfg.get('default_scope') or codebase
 
 
+def registry_of(codebase: str):
+    return __import__(f'{codebase}.registry', fromlist=['MODELS']).MODELS
+
+
 def build(codebase: str, cfg: Config, model: ConfigDict):
     """``model`` built by its codebase's registry in its scope (a copy: some detectors edit their config)."""
     if 'custom_imports' in cfg:
         import_modules_from_strings(**cfg.custom_imports)
     codebase = scope(codebase, cfg)
-    registry = __import__(f'{codebase}.registry', fromlist=['MODELS']).MODELS
     with DefaultScope.overwrite_default_scope(codebase):
-        return registry.build(copy.deepcopy(model))
+        return registry_of(codebase).build(copy.deepcopy(model))
+
+
+class SharedBackbones:
+    """The backbones of a sweep's builds, each distinct one constructed once.
+
+    Hundreds of settings differ in their detector but share a handful of backbone configs, and constructing
+    the backbone is most of a build. :meth:`build` gives the model's backbone a ``type`` that, called by the
+    detector's build with the backbone's arguments, builds ``(type name, arguments)`` through the codebase's
+    registry the first time and hands the same module (or raises the same error) to every later setting
+    with equal arguments: construction is deterministic, so this is the module a plain build would make.
+    """
+
+    def __init__(self):
+        self.built = {}
+
+    def factory(self, codebase: str, type_name: str):
+        def shared_backbone(**kwargs):
+            key = (codebase, type_name, json.dumps(kwargs, sort_keys=True, default=repr))
+            if key not in self.built:
+                try:
+                    self.built[key] = registry_of(codebase).build(dict(type=type_name, **copy.deepcopy(kwargs)))
+                except Exception as e:
+                    self.built[key] = e
+            if isinstance(self.built[key], Exception):
+                raise self.built[key]
+            return self.built[key]
+        return shared_backbone
+
+    def build(self, codebase: str, cfg: Config, model: ConfigDict):
+        """:func:`build` on the meta device with the shared backbone."""
+        model = copy.deepcopy(model)
+        model.backbone.type = self.factory(scope(codebase, cfg), model.backbone.type)
+        with torch.device('meta'):
+            return build(codebase, cfg, model)
+
+
+def build_or_error(codebase: str, cfg: Config, model: ConfigDict, backbones: SharedBackbones):
+    """``None`` when ``model`` builds, else the error text of a plain CPU build (``backbones`` builds first:
+    on the meta device, sharing; a failure there is built again the plain way, whose outcome counts)."""
+    try:
+        backbones.build(codebase, cfg, model)
+        return None
+    except Exception:
+        pass
+    try:
+        build(codebase, cfg, model)
+        return None
+    except Exception as e:
+        return error_text(e)
 
 
 def unsupported(swap: str, cfg: Config):
@@ -223,22 +294,21 @@ def test_stock_resnet_configs_are_found(sweep, capsys):
 def test_every_stock_resnet_config_builds_with_only_the_type_swapped(sweep, swap, capsys):
     codebase, found = sweep
     settings_by_name = {setting.configs[0]: setting for setting in found.settings.values()}
-    start, failures, built, unexpected = time.time(), {}, 0, []
+    start, failures, built, unexpected, backbones = time.time(), {}, 0, [], SharedBackbones()
     for key in sorted(found.settings):
         setting = found.settings[key]
         name = setting.configs[0]
-        try:
-            build(codebase, setting.cfg, swapped_model(setting.cfg, SWAPS[swap], codebase))
+        error = build_or_error(codebase, setting.cfg, swapped_model(setting.cfg, SWAPS[swap], codebase), backbones)
+        if error is None:
             built += 1
-        except Exception as e:
-            failures[name] = (len(setting.configs), error_text(e))
+        else:
+            failures[name] = (len(setting.configs), error)
         if stock_failure(codebase, name):  # must fail as the stock backbone does
-            try:
-                build(codebase, setting.cfg, swapped_model(setting.cfg, {}, codebase))
+            stock_error = build_or_error(codebase, setting.cfg, swapped_model(setting.cfg, {}, codebase), backbones)
+            if stock_error is None:
                 unexpected.append(f'{name}: listed in STOCK_FAILURES but builds with the stock backbone')
-            except Exception as e:
-                if failures.get(name, (0, None))[1] != error_text(e):
-                    unexpected.append(f'{name}: {failures.get(name, (0, "built"))[1]!r} != stock {error_text(e)!r}')
+            elif error != stock_error:
+                unexpected.append(f'{name}: {error or "built"!r} != stock {stock_error!r}')
     configs_built = len(found.resnet) - sum(count for count, _ in failures.values())
     report(capsys, f'{codebase} -> {swap}: {built}/{len(found.settings)} distinct settings built '
                    f'({configs_built}/{len(found.resnet)} configs) '
@@ -260,8 +330,14 @@ def test_every_stock_resnet_config_builds_with_only_the_type_swapped(sweep, swap
 def detector_loss(model, cfg):
     """Losses of a detector on mmdet's ``demo_mm_inputs`` (two 128 x 128 images with boxes; masks and a
     semantic map when the model learns them; the boxes as proposals for a Fast R-CNN) through the model's
-    data preprocessor."""
+    data preprocessor. A ``BatchFixedSizePad`` batch augment (the LSJ configs' 1024 x 1024, crop-640
+    configs) pads to the demo images' own size: the zeros it would add change the cost (~20 s of a
+    50-layer forward on the CPU), not whether the swapped backbone fits the detector."""
+    from mmdet.models.data_preprocessors import BatchFixedSizePad
     from mmdet.testing import demo_mm_inputs
+    for augment in getattr(model.data_preprocessor, 'batch_augments', None) or []:
+        if isinstance(augment, BatchFixedSizePad):
+            augment.size = (128, 128)
     from mmengine.structures import InstanceData
     text = json.dumps(cfg.model.to_dict(), default=repr)
     classes = [int(n) for n in re.findall(r'"num_classes": (\d+)', text)] or [80]
@@ -293,11 +369,12 @@ def has_loss_batch(codebase: str, cfg: Config) -> bool:
     return scope(codebase, cfg) == 'mmdet' or cfg.model.type == 'ImageClassifier'
 
 
+@pytest.mark.parametrize('part', range(LOSS_PARTS), ids=lambda part: f'part{part + 1}of{LOSS_PARTS}')
 @pytest.mark.parametrize('swap', sorted(SWAPS))
-def test_a_sample_of_the_swapped_models_computes_finite_losses(sweep, swap, capsys):
+def test_a_sample_of_the_swapped_models_computes_finite_losses(sweep, swap, part, capsys):
     codebase, found = sweep
     keys = sorted(key for key, setting in found.settings.items() if has_loss_batch(codebase, setting.cfg))
-    keys = keys[::LOSS_EVERY[codebase]]
+    keys = keys[::LOSS_EVERY[codebase]][part::LOSS_PARTS]
     start, failures = time.time(), []
     for key in keys:
         setting = found.settings[key]
@@ -318,5 +395,6 @@ def test_a_sample_of_the_swapped_models_computes_finite_losses(sweep, swap, caps
         except Exception as e:
             failures.append(f'{name}: {type(e).__name__}: {str(e)[:300]}')
     report(capsys, f'{codebase} -> {swap}: losses of {len(keys) - len(failures)}/{len(keys)} sampled settings '
-                   f'(every {LOSS_EVERY[codebase]}th classifier / detector setting) in {time.time() - start:.0f} s')
+                   f'(part {part + 1} of {LOSS_PARTS} of every {LOSS_EVERY[codebase]}th classifier / detector '
+                   f'setting) in {time.time() - start:.0f} s')
     assert not failures, '\n'.join(failures)

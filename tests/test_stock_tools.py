@@ -16,12 +16,12 @@ import sys
 import mmdet
 import mmpretrain
 import pytest
-from tool_runs import own_mmengine_globals
 
 from mmemanet.engine import CheckpointMismatchError, NonFiniteLossError
 from mmemanet.engine.start_checkpoint import StartCheckpointError
 
 from tool_modules import ROOT
+from tool_runs import own_mmengine_globals
 
 STOCK_TOOLS = {'mmdet': osp.join(mmdet.__path__[0], '.mim', 'tools'),
                'mmpretrain': osp.join(mmpretrain.__path__[0], '.mim', 'tools')}

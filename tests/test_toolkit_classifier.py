@@ -19,12 +19,12 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS
 from mmengine.runner import CheckpointLoader
-from tool_runs import once_per_session, run_in_process
 
 import mmemanet  # noqa: F401
 from mmemanet.engine import CheckpointMismatchError
 
 from tool_modules import load_tool
+from tool_runs import once_per_session, run_in_process
 
 vis_cam = load_tool('analysis/vis_cam')
 emca_scales = load_tool('analysis/emca_scales')

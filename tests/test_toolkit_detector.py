@@ -9,9 +9,9 @@ import pickle
 import mmcv
 import numpy as np
 import pytest
-from tool_runs import run_in_process
 
 from tool_modules import ROOT
+from tool_runs import run_in_process
 
 CONFIG = osp.join(ROOT, 'configs/demo/faster_rcnn_emanet18_synthetic_voc.py')
 
