@@ -96,7 +96,8 @@ def test_every_combination_builds_runs_and_has_the_right_outputs(depth, stem, va
     from mmdet.registry import MODELS as DET_MODELS
     from mmpretrain.registry import MODELS as CLS_MODELS
     cfg = dict(ATTENTION_VARIANTS[variant], depth=depth, stem=stem, out_indices=(0, 1, 2, 3))
-    assert type(CLS_MODELS.build(copy.deepcopy(cfg))).__name__ == cfg['type']
+    with torch.device('meta'):  # mmpretrain's entry: only which class it builds is checked here
+        assert type(CLS_MODELS.build(copy.deepcopy(cfg))).__name__ == cfg['type']
     model = DET_MODELS.build(cfg)
     model.init_weights()
     size = 64 if stem == 'imagenet' else 32
