@@ -18,7 +18,9 @@ What is measured, per model (a preset of :mod:`mmemanet.analysis.presets` or a c
   it: on a machine shared with other jobs, the CPU-time ratio with ``threads=1`` is far less disturbed
   than the wall-clock one (time slices lost to other processes are not counted).
 - Peak memory, each model in a fresh subprocess (so models and allocator caches do not mix), over
-  building the model and ``warmup + iters`` steps:
+  building the model and ``warmup + iters`` steps; the subprocesses are forked from one server process
+  that has imported torch, mmengine and the codebases once (``forkserver``; ``spawn`` where it does not
+  exist), so a model's process starts without re-importing them and holds nothing of another model:
   ``peak MiB``, the peak of the bytes held by live tensors (weights, gradients, optimizer state,
   activations, workspaces) above what was held before the model was built: on CUDA
   ``torch.cuda.max_memory_allocated()``, on CPU the same figure computed from the allocation and free
@@ -42,7 +44,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -343,11 +345,21 @@ def measure_peak_memory(target: str, settings: BenchSettings,
     return _peak_live_bytes(prof) / 2**20, resident / 2**20
 
 
+def _fresh_process_context():
+    """Fresh processes for the memory runs: forked from a server that imported the benchmark and the codebases
+    once (it never builds a model), else spawned."""
+    if 'forkserver' not in get_all_start_methods():
+        return get_context('spawn')
+    context = get_context('forkserver')
+    context.set_forkserver_preload([__name__, 'mmdet.models', 'mmpretrain.models'])  # missing ones are skipped
+    return context
+
+
 def _memory_in_subprocesses(targets: Sequence[str], settings: BenchSettings,
                             threads: Optional[int]) -> Dict[str, Tuple[float, Optional[float]]]:
-    peaks = {}
+    peaks, context = {}, _fresh_process_context()
     for target in targets:  # one fresh process per model, one at a time
-        with ProcessPoolExecutor(1, mp_context=get_context('spawn')) as pool:
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
             peaks[target] = pool.submit(measure_peak_memory, target, settings, threads).result()
     return peaks
 
