@@ -141,7 +141,11 @@ def collect(codebase: str) -> Sweep:
     return Sweep(len(paths), unloadable, resnet, settings, time.time() - start)
 
 
-@pytest.fixture(scope='module', params=['mmdet', 'mmpretrain'])
+@pytest.fixture(scope='module', params=[
+    # one xdist worker takes a codebase's sweep (the other need not wait for its configs to load); slow:
+    # the sweep is left to the full suite, but mmpretrain's configs are found in the fast subset too
+    pytest.param('mmdet', marks=[pytest.mark.slow, pytest.mark.xdist_group('sweep_mmdet')]),
+    pytest.param('mmpretrain', marks=pytest.mark.xdist_group('sweep_mmpretrain'))])
 def sweep(request, tmp_path_factory):
     """``(codebase, Sweep)``: the stock configs loaded once per test session (the xdist workers share them)."""
     codebase = request.param
@@ -290,6 +294,7 @@ def test_stock_resnet_configs_are_found(sweep, capsys):
     assert sum(len(s.configs) for s in found.settings.values()) == len(found.resnet)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('swap', sorted(SWAPS))
 def test_every_stock_resnet_config_builds_with_only_the_type_swapped(sweep, swap, capsys):
     codebase, found = sweep
@@ -369,6 +374,7 @@ def has_loss_batch(codebase: str, cfg: Config) -> bool:
     return scope(codebase, cfg) == 'mmdet' or cfg.model.type == 'ImageClassifier'
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('part', range(LOSS_PARTS), ids=lambda part: f'part{part + 1}of{LOSS_PARTS}')
 @pytest.mark.parametrize('swap', sorted(SWAPS))
 def test_a_sample_of_the_swapped_models_computes_finite_losses(sweep, swap, part, capsys):
