@@ -162,7 +162,8 @@ def backbone_run(model, x, dtype=None):
     return outs, x.grad, torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
 
 
-@pytest.mark.parametrize('name', list(NETS))
+@pytest.mark.parametrize('name', [pytest.param(name, marks=pytest.mark.slow) if name.startswith('emanet') else name
+                                  for name in NETS])  # the EMANets: ~5 s each
 def test_backbone_under_bf16_autocast_follows_fp32(name):
     """A whole backbone, forward + backward. Eval mode: every stage output, the input gradient and all
     parameter gradients together within the stated tolerances of float32. Training mode: stage outputs

@@ -91,7 +91,8 @@ ATTENTION_VARIANTS = {
 
 @pytest.mark.parametrize('variant', sorted(ATTENTION_VARIANTS))
 @pytest.mark.parametrize('stem', ['imagenet', 'cifar'])
-@pytest.mark.parametrize('depth', [18, 34, 50, 101])
+@pytest.mark.parametrize('depth', [18, pytest.param(34, marks=pytest.mark.slow), 50,
+                                   pytest.param(101, marks=pytest.mark.slow)])  # 34, 101: the full suite
 def test_every_combination_builds_runs_and_has_the_right_outputs(depth, stem, variant):
     from mmdet.registry import MODELS as DET_MODELS
     from mmpretrain.registry import MODELS as CLS_MODELS
@@ -216,6 +217,7 @@ def test_bad_settings_fail_with_clear_messages():
         AttnResNet(depth=18, out_indices=(4, ))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('backbone', [
     dict(type='EMANet', depth=50, stem='imagenet'),
     dict(type='EMCAResNet', depth=50, host='eca'),

@@ -236,7 +236,7 @@ class _RunsCommand:
         return os.system, (f'touch {self.marker}', )
 
 
-@pytest.mark.parametrize('payload', ['os.system', 'getattr'])
+@pytest.mark.parametrize('payload', [pytest.param('os.system', marks=pytest.mark.slow), 'getattr'])
 def test_malicious_checkpoint_refused(tmp_path, payload):
     """A checkpoint that would run a command (directly, or through getattr) is refused, not executed —
     by the loader behind load_from / --resume / tools/test.py and by the reference converter."""

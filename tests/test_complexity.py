@@ -22,6 +22,7 @@ def test_detector_test_size_comes_from_its_test_pipeline():
     assert build_target('faster_rcnn_r50').input_shape == (3, 800, 1333)
 
 
+@pytest.mark.slow
 def test_whole_detector_is_counted_on_the_padded_input():
     """Image 100 x 150 -> the data preprocessor pads to 128 x 160 (size divisor 32); the whole detector's
     parameters; more MACs than its backbone alone on that input (neck, RPN and RoI head)."""

@@ -127,6 +127,7 @@ def test_fused_ma_equals_reference_with_other_branches():
     assert_same_state(fused, reference, exact)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
 def test_compiled_fused_ma_equals_reference(training):
     """torch.compile captures the fused path in one graph (its autograd Functions included: ``fullgraph``);
@@ -262,6 +263,7 @@ def emanet_twins(dtype):
     return fused, reference
 
 
+@pytest.mark.slow
 def test_emanet_fused_equals_reference_in_training():
     """Training mode, every stage output and every parameter gradient, in float64: with batch 2 at 16x16
     the last stages normalise over 8 to 32 values per channel, which amplifies float32 round-off

@@ -67,6 +67,7 @@ def test_model_index_lists_every_config_with_paper_task_dataset_and_published_fi
                 assert f'{value:.2f}' in comment or f'{value:.3f}' in comment, (model['Name'], key, value)
 
 
+@pytest.mark.slow
 def test_collect_env_reports_the_stack():
     output = subprocess.run([sys.executable, '-m', 'mmemanet.utils.collect_env'], cwd=ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=True).stdout
