@@ -202,6 +202,7 @@ def scope(codebase: str, cfg: Config) -> str:
 
 
 def registry_of(codebase: str):
+    """The ``MODELS`` registry of ``codebase`` (``'mmdet'`` or ``'mmpretrain'``)."""
     return __import__(f'{codebase}.registry', fromlist=['MODELS']).MODELS
 
 
@@ -340,10 +341,10 @@ def detector_loss(model, cfg):
     50-layer forward on the CPU), not whether the swapped backbone fits the detector."""
     from mmdet.models.data_preprocessors import BatchFixedSizePad
     from mmdet.testing import demo_mm_inputs
+    from mmengine.structures import InstanceData
     for augment in getattr(model.data_preprocessor, 'batch_augments', None) or []:
         if isinstance(augment, BatchFixedSizePad):
             augment.size = (128, 128)
-    from mmengine.structures import InstanceData
     text = json.dumps(cfg.model.to_dict(), default=repr)
     classes = [int(n) for n in re.findall(r'"num_classes": (\d+)', text)] or [80]
     data = demo_mm_inputs(2, image_shapes=[(3, 128, 128)] * 2, num_classes=max(2, min(classes)),

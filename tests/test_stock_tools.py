@@ -6,12 +6,8 @@ start checkpoint that cannot be had and a test checkpoint of another architectur
 Each tool runs in this process as its script (``runpy`` with ``sys.argv``), single process, 64-px images and one
 or two iterations.
 """
-import contextlib
-import io
-import os
 import os.path as osp
 import runpy
-import sys
 
 import mmdet
 import mmpretrain
@@ -20,8 +16,7 @@ import pytest
 from mmemanet.engine import CheckpointMismatchError, NonFiniteLossError
 from mmemanet.engine.start_checkpoint import StartCheckpointError
 
-from tool_modules import ROOT
-from tool_runs import own_mmengine_globals
+from tool_runs import run_captured
 
 STOCK_TOOLS = {'mmdet': osp.join(mmdet.__path__[0], '.mim', 'tools'),
                'mmpretrain': osp.join(mmpretrain.__path__[0], '.mim', 'tools')}
@@ -32,23 +27,9 @@ NO_VALIDATION = ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None']  #
 
 
 def run_stock(codebase, tool, argv):
-    """``python <codebase>/.mim/tools/<tool>.py argv`` in this process, in the repository root; what it printed.
-    An exception fails the test with the output printed before it."""
+    """``python <codebase>/.mim/tools/<tool>.py argv`` in this process (:func:`tool_runs.run_captured`)."""
     path = osp.join(STOCK_TOOLS[codebase], f'{tool}.py')
-    out = io.StringIO()
-    old_argv, old_cwd = sys.argv, os.getcwd()
-    try:
-        os.chdir(ROOT)
-        with own_mmengine_globals(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            sys.argv = [path, *map(str, argv)]
-            runpy.run_path(path, run_name='__main__')
-    except BaseException:
-        print(out.getvalue()[-6000:])
-        raise
-    finally:
-        sys.argv = old_argv
-        os.chdir(old_cwd)
-    return out.getvalue()
+    return run_captured(lambda: runpy.run_path(path, run_name='__main__'), [path, *argv])
 
 
 def detector_options(data, start='model.backbone.init_cfg=None'):

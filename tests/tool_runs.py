@@ -55,25 +55,18 @@ def own_mmengine_globals():
         os.environ.update(environ)
 
 
-def run_in_process(tool, argv):
-    """``tools/<tool>.py argv`` as ``main(argv)`` of the tool's module in this process (``sys.argv`` for a
-    ``main()`` that reads it), in the repository root as :func:`tool_modules.run_tool`; returns what it
-    printed (stdout and stderr, mmengine's log included). An exception, ``SystemExit`` included, fails the
-    test with the output printed before it (pytest shows it with the failure)."""
-    if tool not in _tools:
-        _tools[tool] = load_tool(tool)
-    main = _tools[tool].main
-    argv = [str(a) for a in argv]
+def run_captured(run, argv):
+    """``run()`` in this process as a script started with ``sys.argv = argv``, in the repository root as
+    :func:`tool_modules.run_tool`, leaving the process as it found it (:func:`own_mmengine_globals`); returns
+    what it printed (stdout and stderr, mmengine's log included). An exception, ``SystemExit`` included,
+    fails the test with the output printed before it (pytest shows it with the failure)."""
     out = io.StringIO()
     old_argv, old_cwd = sys.argv, os.getcwd()
     try:
         os.chdir(ROOT)
+        sys.argv = [str(a) for a in argv]
         with own_mmengine_globals(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            if inspect.signature(main).parameters:
-                main(argv)
-            else:
-                sys.argv = [f'tools/{tool}.py', *argv]
-                main()
+            run()
     except BaseException:
         print(out.getvalue()[-6000:])
         raise
@@ -81,6 +74,17 @@ def run_in_process(tool, argv):
         sys.argv = old_argv
         os.chdir(old_cwd)
     return out.getvalue()
+
+
+def run_in_process(tool, argv):
+    """``tools/<tool>.py argv`` as ``main(argv)`` of the tool's module (``main()`` reading ``sys.argv`` where
+    it takes no argument), through :func:`run_captured`."""
+    if tool not in _tools:
+        _tools[tool] = load_tool(tool)
+    main = _tools[tool].main
+    argv = [str(a) for a in argv]
+    takes_argv = bool(inspect.signature(main).parameters)
+    return run_captured(lambda: main(argv) if takes_argv else main(), [f'tools/{tool}.py', *argv])
 
 
 def once_per_session(name, tmp_path_factory, make):
