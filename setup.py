@@ -33,9 +33,11 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmemanet', 'mmemanet.*']),
     python_requires='>=3.9',
+    # torch 2.1 (with torchvision 0.16 and mmcv 2.1.0's own wheels) is the oldest torch supported: the newer
+    # torch APIs used have fallbacks in mmemanet/utils/torch_compat.py
     install_requires=[
         'torch>=2.1',
-        'torchvision',
+        'torchvision>=0.16',
         'mmengine==0.10.7',
         'mmcv>=2.0.0,<2.2.0',
         'numpy',

@@ -18,14 +18,18 @@ would run any code pickled into the file. Instead, :func:`install` (called by ``
 Anything else in a checkpoint (``os.system``, ``getattr`` reaching any other attribute, an unknown
 class) is refused by torch's weights-only unpickler.
 """
+import _compat_pickle
 import os.path as osp
 import pickle
+import types
 import zipfile
 
 import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
+
+from .utils.torch_compat import weights_only_by_default
 
 try:  # numpy >= 2
     from numpy._core.multiarray import _reconstruct, scalar
@@ -62,6 +66,42 @@ SAFE_GLOBALS = [
 SAFE_GLOBALS += [type(np.dtype(code)) for code in '?bBhHiIlLqQefdgFDGSUV']
 
 
+def _allowed_globals() -> dict:
+    """``'module.name' -> object`` for torch's own weights-only globals plus :data:`SAFE_GLOBALS`."""
+    from torch import _weights_only_unpickler
+    allowed = dict(_weights_only_unpickler._get_allowed_globals())
+    allowed['_codecs.encode'] = __import__('_codecs').encode
+    for entry in SAFE_GLOBALS:
+        obj, name = entry if isinstance(entry, tuple) else (entry, f'{entry.__module__}.{entry.__qualname__}')
+        allowed[name] = obj
+    return allowed
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """A pickle unpickler that resolves only the globals of :func:`_allowed_globals` (torch < 2.6)."""
+
+    def find_class(self, module, name):
+        # protocol-2 pickles (torch.save's) name Python 2 modules, e.g. ``__builtin__.getattr``
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        obj = _allowed_globals().get(f'{module}.{name}')
+        if obj is None:
+            raise pickle.UnpicklingError(f'Unsupported global: GLOBAL {module}.{name} is not allowed by mmemanet')
+        return obj
+
+
+#: The pickle module :func:`load_from_local` hands ``torch.load`` where torch has no usable allow-list.
+restricted_pickle = types.SimpleNamespace(
+    __name__='mmemanet_restricted_pickle', Unpickler=RestrictedUnpickler,
+    load=lambda file, **kwargs: RestrictedUnpickler(file, **kwargs).load())
+
+
+def _torch_load(filename, map_location):
+    if weights_only_by_default():
+        return torch.load(filename, map_location=map_location, weights_only=True)
+    return torch.load(filename, map_location=map_location, weights_only=False, pickle_module=restricted_pickle)
+
+
 def load_from_local(filename, map_location=None):
     """mmengine's local checkpoint loader, weights-only with clear errors.
 
@@ -74,13 +114,13 @@ def load_from_local(filename, map_location=None):
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} can not be found')
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
+        return _torch_load(filename, map_location)
     except pickle.UnpicklingError as e:
         first_line = str(e).strip().splitlines()[0]
         raise CheckpointLoadError(
             f'refused to load checkpoint {filename}: it is not a plain weights/optimizer/'
             f'mmengine-Runner checkpoint ({first_line}). mmemanet loads checkpoints with '
-            f'weights_only=True and does not execute code from files.') from None
+            f'weights-only (an allow-list of globals) and does not execute code from files.') from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
         raise CheckpointLoadError(
             f'checkpoint {filename} ({osp.getsize(filename):,} bytes) is truncated or corrupt and '
@@ -88,6 +128,8 @@ def load_from_local(filename, map_location=None):
 
 
 def install() -> None:
-    """Allow-list :data:`SAFE_GLOBALS` and route mmengine's local loads through :func:`load_from_local`."""
-    torch.serialization.add_safe_globals(SAFE_GLOBALS)
+    """Allow-list :data:`SAFE_GLOBALS` (where torch loads weights-only by default) and route mmengine's local
+    loads through :func:`load_from_local`."""
+    if weights_only_by_default():
+        torch.serialization.add_safe_globals(SAFE_GLOBALS)
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)

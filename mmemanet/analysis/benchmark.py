@@ -50,6 +50,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
+from ..utils.torch_compat import grad_scaler
 from .build import BuiltModel, build_target
 from .detection_batch import synthetic_detection_batch
 from .onnx_export import EXPORT_ATOL, EXPORT_RTOL, compare_outputs, export_onnx, exportable, output_names, torch_outputs
@@ -205,7 +206,7 @@ class ModelUnderTest:
         self.model.train()
         settings = self.settings
         optimizer = torch.optim.SGD(self.model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
-        scaler = torch.amp.GradScaler('cuda') if settings.precision == 'amp' and settings.device == 'cuda' else None
+        scaler = grad_scaler('cuda') if settings.precision == 'amp' and settings.device == 'cuda' else None
         labels = None
         if self.kind == 'classifier':
             num_classes = self.model.head.num_classes

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..utils.torch_compat import onnx_has_dynamo_exporter
 from .build import BuiltModel
 
 #: The onnxruntime check: every output value within ``EXPORT_ATOL + EXPORT_RTOL x |PyTorch value|`` (float32).
@@ -41,7 +42,12 @@ def output_names(built: BuiltModel, num_outputs: int) -> List[str]:
 
 def export_onnx(module: nn.Module, example: torch.Tensor, path: str, output_names: List[str],
                 opset_version=None) -> None:
-    """Export ``module(example)`` to ``path`` (input name ``'input'``) with torch's default exporter."""
+    """Export ``module(example)`` to ``path`` (input name ``'input'``) with torch's default exporter (the
+    dynamo exporter; torch < 2.5, which has none, uses its TorchScript exporter)."""
+    if not onnx_has_dynamo_exporter():
+        torch.onnx.export(module, (example, ), path, input_names=['input'], output_names=output_names,
+                          opset_version=opset_version)
+        return
     program = torch.onnx.export(module, (example, ), input_names=['input'], output_names=output_names,
                                 opset_version=opset_version, dynamo=True, external_data=False)
     program.save(path)

@@ -6,6 +6,7 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch import nn
 
+from ...utils.torch_compat import get_autocast_dtype, is_autocast_enabled
 from .branches import BranchSE, branch_convs, branch_weights, check_branches
 from .precision import cast_to
 from .softban import SoftBAN, running_stats_momentum, soft_ban
@@ -74,7 +75,7 @@ class _SharedInputConvs(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, fmt, specs, *weights):
         device = x.device.type
-        dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
+        dtype = get_autocast_dtype(device) if is_autocast_enabled(device) else x.dtype
         ctx.fmt, ctx.specs, ctx.dtype = fmt, specs, dtype
         ctx.save_for_backward(x, *weights)
         xc = x.to(dtype).contiguous(memory_format=fmt)

@@ -11,6 +11,8 @@ from contextlib import nullcontext
 
 import torch
 
+from ...utils.torch_compat import is_autocast_enabled
+
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
@@ -31,7 +33,7 @@ def spatial_mean(x: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
 def autocast_off(x: torch.Tensor):
     """A context with autocast disabled on ``x``'s device if it is enabled there (else a no-op context)."""
     device = x.device.type
-    return torch.autocast(device, enabled=False) if torch.is_autocast_enabled(device) else nullcontext()
+    return torch.autocast(device, enabled=False) if is_autocast_enabled(device) else nullcontext()
 
 
 def cast_to(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
