@@ -8,13 +8,16 @@
   without downloading.
 - :class:`~mmemanet.datasets.checked.CheckedVOCDataset`, :class:`~mmemanet.datasets.checked.CheckedCocoDataset`
   (mmdet ``DATASETS``): the stock VOC / COCO datasets checking that the dataset is there and every
-  annotation and image file while loading, with errors that name the file.
-- :class:`~mmemanet.datasets.errors.DatasetFileError`: the one-line error all of them raise.
+  annotation and image file while loading, with errors that name the file; they say in one log line per cause
+  what loading drops or ignores (unknown classes, ``bbox_min_size``, difficult / crowd boxes, left-out images;
+  :mod:`~mmemanet.datasets.load_report`) and refuse a training set left without a box.
+- :class:`~mmemanet.datasets.errors.DatasetFileError`: the one-line error all of them raise;
+  :class:`~mmemanet.datasets.errors.EmptyDatasetError` (a ``DatasetFileError``): a training set with no box.
 
 (The writers of the small synthetic datasets that the demo and the tests use are in :mod:`mmemanet.testing`.)
 """
 from ..registry import installed
-from .errors import DatasetFileError  # noqa: F401
+from .errors import DatasetFileError, EmptyDatasetError  # noqa: F401
 
 if installed('mmpretrain'):
     from .cifar import CheckedCIFAR10, LocalCIFAR10  # noqa: F401
@@ -22,5 +25,6 @@ if installed('mmpretrain'):
 if installed('mmdet'):
     from .checked import CheckedCocoDataset, CheckedVOCDataset  # noqa: F401
 
-__all__ = ['DatasetFileError'] + (['CheckedCIFAR10', 'LocalCIFAR10'] if installed('mmpretrain') else []) + \
+__all__ = ['DatasetFileError', 'EmptyDatasetError'] + \
+    (['CheckedCIFAR10', 'LocalCIFAR10'] if installed('mmpretrain') else []) + \
     (['CheckedCocoDataset', 'CheckedVOCDataset'] if installed('mmdet') else [])

@@ -19,6 +19,19 @@ while the annotation list is built (before the first iteration):
   instead of raising.
 
 Every error is a one-line :class:`DatasetFileError` whose message starts with the offending file.
+
+Both also say what loading drops or ignores, once per dataset, one log line per cause
+(:mod:`~mmemanet.datasets.load_report`): boxes of a class not in the dataset's ``classes`` (the names, their
+counts and the ``metainfo=dict(classes=...)`` that keeps them), VOC boxes ignored under
+``filter_cfg.bbox_min_size`` or as ``difficult``, COCO boxes mmdet skips (under 1 px, no area, outside the
+image, ``ignore``) or ignores (``iscrowd``), COCO ``classes`` that are not categories of the file, and images
+left out of training; a training dataset left with no box to train on is refused
+(:class:`~mmemanet.datasets.errors.EmptyDatasetError`, one line naming the cause).
+
+The evaluation names the classes after the dataset's own ``classes``: mmdet's ``VOCMetric`` labels its table
+with VOC's 20 names whenever the dataset's ``dataset_type`` is ``VOC2007`` / ``VOC2012`` (a ``data_root`` or
+``sub_data_root`` containing that name), whatever classes it declares; :class:`CheckedVOCDataset` keeps that
+``dataset_type`` only when its classes are VOC's own, in VOC's order.
 """
 import logging
 import math
@@ -31,6 +44,7 @@ from mmengine.fileio import exists, get_local_path
 from mmengine.logging import print_log
 
 from .errors import DatasetFileError, missing_dataset
+from .load_report import LoadReportMixin, names
 
 VOC_LAYOUT = ('<data_root>/VOC2007/{ImageSets/Main/{trainval,test}.txt, Annotations/<id>.xml, '
               'JPEGImages/<id>.jpg} and <data_root>/VOC2012/ (trainval) alike, as the VOCdevkit/ folder of '
@@ -111,8 +125,37 @@ def check_voc_xml(xml_path: str, backend_args=None) -> None:
 
 
 @DATASETS.register_module()
-class CheckedVOCDataset(VOCDataset):
-    """mmdet's :class:`VOCDataset` that checks each XML and image while loading (module docstring)."""
+class CheckedVOCDataset(LoadReportMixin, VOCDataset):
+    """mmdet's :class:`VOCDataset` that checks each XML and image while loading and reports what it drops or
+    ignores (module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if tuple(self._metainfo['classes']) != tuple(VOCDataset.METAINFO['classes']):
+            # not VOC's classes: VOCMetric then names the table's rows after the dataset's classes
+            self._metainfo['dataset_type'] = None
+
+    def _parse_instance_info(self, raw_ann_info, minus_one: bool = True):
+        """mmdet's parsing, counting each box that it drops (class not in ``classes``) or ignores
+        (``difficult``, under ``bbox_min_size``; as mmdet measures: integer corners, ``xmax - xmin``)."""
+        report, classes, min_size = self.load_report, self._metainfo['classes'], self.bbox_min_size
+        for obj in raw_ann_info.findall('object'):
+            report.boxes += 1
+            name = obj.find('name').text
+            if name not in classes:
+                report.unknown[name] += 1
+                continue
+            difficult = obj.find('difficult')
+            if difficult is not None and int(float(difficult.text)):
+                report.ignored['marked difficult (the VOC convention: ignored in training and evaluation)'] += 1
+                continue
+            if min_size is not None:
+                x0, y0, x1, y1 = (int(float(obj.find(f'bndbox/{k}').text)) for k in ('xmin', 'ymin', 'xmax', 'ymax'))
+                if x1 - x0 < min_size or y1 - y0 < min_size:
+                    report.ignored[f'width or height under filter_cfg.bbox_min_size={min_size} px; set '
+                                   'filter_cfg.bbox_min_size=None (or smaller) to train on them, with anchors that '
+                                   "small (the anchor generator's scales)"] += 1
+        return super()._parse_instance_info(raw_ann_info, minus_one)
 
     def load_data_list(self):
         if not exists(self.ann_file, backend_args=self.backend_args):
@@ -126,8 +169,9 @@ class CheckedVOCDataset(VOCDataset):
 
 
 @DATASETS.register_module()
-class CheckedCocoDataset(CocoDataset):
-    """mmdet's :class:`CocoDataset` that checks each image and box while loading (module docstring).
+class CheckedCocoDataset(LoadReportMixin, CocoDataset):
+    """mmdet's :class:`CocoDataset` that checks each image and box while loading and reports what it drops or
+    ignores (module docstring).
 
     Args:
         invalid_boxes (str): ``'error'`` (default) raises on a box outside its image or degenerate;
@@ -177,4 +221,49 @@ class CheckedCocoDataset(CocoDataset):
             if self.invalid_boxes == 'error':
                 raise DatasetFileError(message + "; fix it, or pass invalid_boxes='skip' to drop such boxes")
             print_log(message + '; skipped', logger='current', level=logging.WARNING)
+            self.load_report.dropped["invalid (invalid_boxes='skip'; each named in a warning above)"] += 1
+        self._count(raw_data_info['raw_ann_info'], kept, img_info)
         return super().parse_data_info(dict(raw_data_info, raw_ann_info=kept))
+
+    def _count(self, anns, kept, img_info) -> None:
+        """Count what mmdet's parsing does with each box (its own tests, in its order)."""
+        report = self.load_report
+        if report.file_classes is None:  # the annotation file is open (self.coco) while images are parsed
+            report.file_classes = [c['name'] for c in self.coco.dataset.get('categories', [])]
+            report.file_categories = {c['id']: c['name'] for c in self.coco.dataset.get('categories', [])}
+        report.boxes += len(anns)
+        for ann in kept:
+            x, y, w, h = ann['bbox']
+            if ann.get('ignore', False):
+                report.dropped['marked ignore=1 (mmdet skips them)'] += 1
+            elif (min(x + w, img_info['width']) - max(x, 0) <= 0
+                  or min(y + h, img_info['height']) - max(y, 0) <= 0):
+                report.dropped['outside their image (mmdet skips them)'] += 1
+            elif ann.get('area', 1) <= 0 or w < 1 or h < 1:
+                report.dropped['narrower or lower than 1 px, or with area <= 0 (mmdet skips them)'] += 1
+            elif ann['category_id'] not in self.cat_ids:
+                cat = ann['category_id']
+                report.unknown[report.file_categories.get(cat, f'category_id {cat} (not a listed category)')] += 1
+            elif ann.get('iscrowd', False):
+                report.ignored['iscrowd=1 (the COCO convention: ignored in training and evaluation)'] += 1
+
+    def report_lines(self):
+        """The mixin's lines, and the ``classes`` that do not match the file's categories: names it does not
+        have (no box can get those labels), or another order (the labels follow the file's order)."""
+        lines = super().report_lines()
+        file_classes = self.load_report.file_classes
+        if file_classes is None:
+            return lines
+        classes = list(self.metainfo['classes'])
+        missing = [c for c in classes if c not in file_classes]
+        if missing and self.classes_from_config:
+            lines.append((logging.WARNING, f'the classes {names(missing)} are not categories of this file (its '
+                          f'categories: {names(file_classes, 8)}): no box gets their labels; spell them as the file '
+                          'does'))
+        present = [c for c in classes if c in file_classes]
+        in_file_order = [c for c in file_classes if c in classes]
+        if present != in_file_order:
+            lines.append((logging.WARNING, f'the labels follow the order of the categories in this file, '
+                          f'{names(in_file_order, 8)}, not that of metainfo classes {names(present, 8)}; the '
+                          'evaluation would name the classes wrongly: list the classes in the order of the file'))
+        return lines

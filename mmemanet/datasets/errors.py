@@ -18,3 +18,9 @@ def missing_dataset(path: str, what: str, data_root: str, layout: str, source: s
         f'{path}: {what} not found, so there is no dataset at data_root={data_root!r}. Expected layout: '
         f'{layout}. The official files: {source}. Put them there, or set the dataset\'s data_root to your '
         'copy (in the config or with --cfg-options)')
+
+
+class EmptyDatasetError(DatasetFileError):
+    """A training dataset that, once loaded, holds no box to train on (every box dropped or ignored, or none
+    there at all). The message is one line: the annotation file, then the cause and the setting that changes
+    it. A :class:`DatasetFileError`, so the tools print it as one line too."""
