@@ -11,16 +11,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.registry import MODELS
 
 import mmemanet  # noqa: F401
 from mmemanet.datasets.checked import DatasetFileError
-from mmemanet.engine import CheckpointMismatchError, NonFiniteLossError, check_sync_bn
+from mmemanet.engine import CheckpointMismatchError, NonFiniteLossError
 from mmemanet.safe_loading import CheckpointLoadError, load_from_local
 from mmemanet.testing.synthetic_datasets import write_coco, write_voc
-
-from tool_modules import ROOT, load_tool
 
 
 # ---------------------------------------------------------------------------- unknown attention types
@@ -294,24 +291,3 @@ def test_non_finite_loss_stops_before_overwriting_a_good_checkpoint(tmp_path, in
         assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()), name
     latest = open(osp.join(work_dir, 'last_checkpoint')).read().strip()
     assert osp.basename(latest) == saved[-1]
-
-
-# --------------------------------------------------------------------------------------------------
-# sync_bn would turn SoftBAN into a plain SyncBatchNorm
-# --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize('tool,args', [('train', []), ('test', ['unused.pth'])])
-def test_sync_bn_with_softban_refused_before_the_launch(tool, args):
-    """tools/train.py and tools/test.py refuse sync_bn for a distributed EMANet run before any process group
-    is set up."""
-    with pytest.raises(ValueError, match=r"sync_bn='torch' would replace the \d+ SoftBAN layers .*backbone\.layer1"):
-        load_tool(tool).main([osp.join(ROOT, 'configs', 'emanet50_cifar10.py'), *args, '--launcher', 'pytorch',
-                              '--cfg-options', 'sync_bn=torch'])
-
-
-def test_sync_bn_check_passes_models_without_softban_and_single_process_runs():
-    emanet = Config.fromfile(osp.join(ROOT, 'configs', 'emanet50_cifar10.py'))
-    emanet.sync_bn = 'torch'
-    check_sync_bn(emanet, distributed=False)  # mmengine ignores sync_bn without a distributed launch
-    resnet = Config.fromfile(osp.join(ROOT, 'configs', 'emca_eca_resnet18_cifar10.py'))
-    resnet.sync_bn = 'torch'
-    check_sync_bn(resnet, distributed=True)

@@ -23,7 +23,6 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..datasets import DatasetFileError
 from .start_checkpoint import StartCheckpointError
-from .sync_bn import check_sync_bn
 
 LAUNCHERS = ['none', 'pytorch', 'slurm', 'mpi']
 CFG_OPTIONS_HELP = (
@@ -107,9 +106,6 @@ def _env_from_launcher(launcher: str) -> None:
 def setup_launcher(cfg: Config, launcher: str) -> None:
     """Prepare ``cfg`` for ``launcher``; on a CPU-only machine, start gloo CPU processes.
 
-    First of all, a distributed run whose config sets ``sync_bn`` for a model with SoftBAN layers is
-    refused (:func:`mmemanet.engine.check_sync_bn`): the Runner would convert them, in training and testing.
-
     mmengine 0.10 assumes an accelerator for distributed runs: ``init_dist`` calls
     ``torch.cuda.set_device`` and the Runner wraps the model in DDP with
     ``device_ids=[LOCAL_RANK]``, both of which fail without CUDA. When mmengine finds no device
@@ -124,7 +120,6 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
     With a GPU (or another device mmengine supports) nothing changes: mmengine does it all, nccl
     as configured.
     """
-    check_sync_bn(cfg, distributed=launcher != 'none')
     cfg.launcher = launcher
     if launcher == 'none' or get_device() != 'cpu':
         return

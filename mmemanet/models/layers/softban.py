@@ -4,6 +4,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch import nn
+from torch.nn.modules.instancenorm import _InstanceNorm
 
 from .precision import cast_to, spatial_mean
 
@@ -37,7 +38,7 @@ def soft_ban(x, running_mean, running_var, weight, bias, weight_readjust, bias_r
 
 
 @MODELS.register_module()
-class SoftBAN(nn.BatchNorm2d, BaseModule):
+class SoftBAN(_InstanceNorm, BaseModule):
     """SoftBAN, the normalisation of EMANet's channel-mixing unit (Yang et al., "Multiscale Hybrid
     Convolutional Deep Neural Networks with Channel Attention", Entropy 2022): IEBN (Liang et al.,
     AAAI 2020) with a softmax over channels.
@@ -48,15 +49,17 @@ class SoftBAN(nn.BatchNorm2d, BaseModule):
         scale = weight * softmax(gate over the channels)               # per sample
         out   = batch_norm(x, running stats, no affine) * scale + bias
 
-    A ``BatchNorm2d`` built with ``affine=False, track_running_stats=True`` (so ``norm_eval`` and
-    ``isinstance(m, _BatchNorm)`` treat it as a BatchNorm; eval mode uses the running statistics), plus
-    the Parameters ``weight`` (init 1), ``bias`` (0), ``weight_readjust`` (0), ``bias_readjust`` (-1),
-    each ``[1, C, 1, 1]``: 4C parameters that thop-style counters do not see. At initialisation
+    A batch norm without affine (``running_mean``, ``running_var``, ``num_batches_tracked``, used in eval
+    mode) plus the Parameters ``weight`` (init 1), ``bias`` (0), ``weight_readjust`` (0), ``bias_readjust``
+    (-1), each ``[1, C, 1, 1]``: 4C parameters that thop-style counters do not see. At initialisation
     ``out = BN(x) / (C / softmax_groups)``. Usable through ``mmcv.cnn.build_norm_layer(dict(type='SoftBAN'), C)``.
-    Do not convert it with ``nn.SyncBatchNorm.convert_sync_batchnorm``: that would replace it by a plain
-    SyncBatchNorm and drop the four tensors and the gate (``tools/train.py`` and ``tools/test.py`` refuse a
-    distributed run whose config sets ``sync_bn`` for a model with SoftBAN layers, see
-    :func:`mmemanet.engine.check_sync_bn`).
+
+    It derives from torch's ``_InstanceNorm`` (a ``_NormBase``, as ``nn.BatchNorm2d``: the same buffers and
+    state-dict handling), not from ``_BatchNorm``: mmengine's and torch's ``convert_sync_batchnorm``
+    (``sync_bn``) convert ``_BatchNorm`` layers only, so they leave SoftBAN whole, with per-GPU statistics as
+    in the paper, while mmengine's and mmcv's norm checks ``(_BatchNorm, _InstanceNorm, GroupNorm,
+    LayerNorm)`` (the optimizer constructors' ``norm_decay_mult``, ``is_norm``) still count it as a norm.
+    :class:`~mmemanet.models.backbones.AttnResNet`'s ``norm_eval`` freezes it with the batch norms.
 
     Args:
         num_features (int): C.
@@ -78,6 +81,10 @@ class SoftBAN(nn.BatchNorm2d, BaseModule):
         self.bias = nn.Parameter(torch.zeros(shape))
         self.weight_readjust = nn.Parameter(torch.zeros(shape))
         self.bias_readjust = nn.Parameter(torch.full(shape, -1.0))
+
+    def _check_input_dim(self, x):
+        if x.dim() != 4:
+            raise ValueError(f'SoftBAN: expected a 4D input [B, C, H, W], got {x.dim()}D')
 
     def forward(self, x):
         self._check_input_dim(x)
