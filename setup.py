@@ -3,15 +3,19 @@ import os.path as osp
 
 from setuptools import find_packages, setup
 
-MIM_FILES = ('configs', 'tools', 'model-index.yml', 'metafile.yml')
+MIM_FILES = ('configs', 'tools', 'model-index.yml')  # model-index.yml imports configs/*/metafile.yml
 
 
 def add_mim_extension():
-    """Link ``configs/``, ``tools/``, ``model-index.yml`` and ``metafile.yml`` into ``mmemanet/.mim``, where
-    ``mim search`` / ``mim train`` look for them (what OpenMMLab packages do at install time)."""
+    """Link ``configs/``, ``tools/`` and ``model-index.yml`` into ``mmemanet/.mim`` of the checkout, where
+    ``mim search`` / ``mim train`` and ``_base_ = 'mmemanet::<folder>/<config>.py'`` look for them (what
+    OpenMMLab packages do at install time)."""
     here = osp.dirname(osp.abspath(__file__))
     mim = osp.join(here, 'mmemanet', '.mim')
     os.makedirs(mim, exist_ok=True)
+    for name in os.listdir(mim):  # also what an older layout left (metafile.yml)
+        if name not in MIM_FILES and osp.islink(osp.join(mim, name)):
+            os.remove(osp.join(mim, name))
     for name in MIM_FILES:
         link = osp.join(mim, name)
         if osp.lexists(link):

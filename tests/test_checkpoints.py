@@ -26,7 +26,7 @@ from tool_runs import run_in_process
 
 # a copy of the spec's shared/spec/reference-emanet50-keys.txt, so that a bare clone can test it
 SPEC_KEYS = osp.join(ROOT, 'tests', 'data', 'reference-emanet50-keys.txt')
-CIFAR_CONFIG = osp.join(ROOT, 'configs', 'emanet50_cifar10.py')
+CIFAR_CONFIG = osp.join(ROOT, 'configs', 'emanet', 'emanet50_cifar10.py')
 CONVERTER = osp.join(ROOT, 'tools', 'model_converters', 'emanet_reference2mmpretrain.py')
 
 
@@ -260,12 +260,12 @@ def test_classifier_checkpoint_initialises_detector_backbone(tmp_path):
     """The documented path: a classification checkpoint of this package initialises a detector's
     backbone through ``init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint=...)``, and one
     log line says what was loaded and what was missing / unexpected / of another shape."""
-    classifier = _build('emanet50_imagenet.py')
+    classifier = _build('emanet/emanet50_imagenet.py')
     state = classifier.state_dict()
     ckpt = tmp_path / 'emanet50_imagenet.pth'
     torch.save({'meta': {'epoch': 100}, 'state_dict': state}, ckpt)
     init_cfg = dict(type='Pretrained', prefix='backbone.', checkpoint=str(ckpt))
-    detector = _build('faster_rcnn_emanet50_voc.py', init_cfg=init_cfg)
+    detector = _build('emanet/faster_rcnn_emanet50_voc.py', init_cfg=init_cfg)
     logged = _init_logging(detector)
     backbone = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
     loaded = detector.backbone.state_dict()
@@ -280,7 +280,7 @@ def test_classifier_checkpoint_initialises_detector_backbone(tmp_path):
     state['backbone.layer5.0.conv1.weight'] = torch.zeros(1)
     state['backbone.conv1.weight'] = torch.zeros(64, 3, 3, 3)  # a CIFAR stem
     torch.save({'meta': {}, 'state_dict': state}, ckpt)
-    logged = _init_logging(_build('faster_rcnn_emanet50_voc.py', init_cfg=init_cfg))
+    logged = _init_logging(_build('emanet/faster_rcnn_emanet50_voc.py', init_cfg=init_cfg))
     line = (f'{n - 2}/{n} tensors loaded; missing keys (1): layer4.2.bn3.running_mean; unexpected keys (1): '
             'layer5.0.conv1.weight; shape mismatches (1): conv1.weight')
     assert any(line in m for m in logged), logged

@@ -14,7 +14,7 @@ from mmemanet.analysis.build import resize_shape
 from tool_modules import ROOT
 from tool_runs import run_in_process
 
-VOC_CONFIGS = ('configs/faster_rcnn_r50_voc.py', 'configs/faster_rcnn_emanet50_voc.py')
+VOC_CONFIGS = ('configs/baselines/faster_rcnn_r50_voc.py', 'configs/faster_rcnn_emanet50_voc.py')
 
 
 def test_detector_test_size_comes_from_its_test_pipeline():

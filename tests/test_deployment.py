@@ -34,8 +34,8 @@ EMANET18 = 'emanet18_cifar10.py'  # written by the test: the EMANet-50 CIFAR con
 @pytest.mark.slow
 @pytest.mark.parametrize('config,shape,outputs', [
     (EMANET18, '32', ['logits [1, 10]']),
-    ('configs/emca_srm_resnet18_cifar10.py', '32', ['logits [1, 10]']),
-    ('configs/faster_rcnn_emca_eca_r50_fpn_1x_coco.py', '64',
+    ('configs/emca/emca_srm_resnet18_cifar10.py', '32', ['logits [1, 10]']),
+    ('configs/emca/faster_rcnn_emca_eca_r50_fpn_1x_coco.py', '64',
      ['feat0 [1, 256, 16, 16]', 'feat1 [1, 512, 8, 8]', 'feat2 [1, 1024, 4, 4]', 'feat3 [1, 2048, 2, 2]']),
 ], ids=['emanet18', 'emca_srm_resnet18', 'faster_rcnn_emca_eca_backbone'])
 def test_export_matches_pytorch_in_onnxruntime(tmp_path, capsys, config, shape, outputs):
@@ -43,7 +43,7 @@ def test_export_matches_pytorch_in_onnxruntime(tmp_path, capsys, config, shape, 
     if config == EMANET18:
         config = str(tmp_path / EMANET18)
         with open(config, 'w') as f:
-            f.write(f"_base_ = {osp.join(ROOT, 'configs/emanet50_cifar10.py')!r}\n"
+            f.write(f"_base_ = {osp.join(ROOT, 'configs/emanet/emanet50_cifar10.py')!r}\n"
                     "model = dict(backbone=dict(depth=18), head=dict(in_channels=512))\n")
     config = osp.join(ROOT, config)
     write_checkpoint(config, checkpoint)
@@ -70,4 +70,4 @@ def test_compare_outputs_names_the_output_out_of_tolerance():
 def test_bad_shape_fails_early(tmp_path):
     tool = load_tool('deployment/export_onnx')
     with pytest.raises(SystemExit):
-        tool.main(['configs/emanet50_cifar10.py', str(tmp_path / 'none.pth'), '--shape', '1', '2', '3'])
+        tool.main(['configs/emanet/emanet50_cifar10.py', str(tmp_path / 'none.pth'), '--shape', '1', '2', '3'])

@@ -109,7 +109,7 @@ def test_faster_rcnn_emanet50_voc(small_datasets, tmp_path):
 
 @pytest.mark.slow
 def test_mask_rcnn_emanet50_coco(small_datasets, tmp_path):
-    output = train_then_test('configs/mask_rcnn_emanet50_fpn_1x_coco.py', tmp_path,
+    output = train_then_test('configs/emanet/mask_rcnn_emanet50_fpn_1x_coco.py', tmp_path,
                              coco_options(small_datasets))
     for key in ('coco/bbox_mAP', 'coco/segm_mAP'):
         assert 0.0 <= metric(output, key) <= 1.0
@@ -117,7 +117,7 @@ def test_mask_rcnn_emanet50_coco(small_datasets, tmp_path):
 
 @pytest.mark.slow
 def test_retinanet_emca_coco(small_datasets, tmp_path):
-    output = train_then_test('configs/retinanet_emca_eca_r50_fpn_1x_coco.py', tmp_path,
+    output = train_then_test('configs/emca/retinanet_emca_eca_r50_fpn_1x_coco.py', tmp_path,
                              coco_options(small_datasets, two_stage=False))
     assert 0.0 <= metric(output, 'coco/bbox_mAP') <= 1.0
 
@@ -132,13 +132,13 @@ def test_emanet50_cifar10_train_test_resume(small_datasets, tmp_path):
                 'train_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
                 'train_cfg.max_epochs=1']
     results = tmp_path / 'predictions.pkl'
-    output = train_then_test('configs/emanet50_cifar10.py', tmp_path, options,
+    output = train_then_test('configs/emanet/emanet50_cifar10.py', tmp_path, options,
                              test_args=('--out', str(results)))
     assert 0.0 <= metric(output, 'accuracy/top1') <= 100.0
     assert results.is_file()
 
     # --resume (no value) continues from the work dir's latest checkpoint: epoch 2 only
-    output = run_in_process('train', [os.path.join(ROOT, 'configs/emanet50_cifar10.py'), '--work-dir', tmp_path,
+    output = run_in_process('train', [os.path.join(ROOT, 'configs/emanet/emanet50_cifar10.py'), '--work-dir', tmp_path,
                                       '--no-validate', '--resume', '--cfg-options', *options[:-1],
                                       'train_cfg.max_epochs=2'])
     assert 'resumed epoch: 1' in output
@@ -197,13 +197,13 @@ def test_train_options_reach_the_config(tmp_path):
 
 
 def test_work_dir_defaults_to_work_dirs_config_name():
-    args = runner_setup.parse_args(train_tool.build_parser(), ['configs/emanet50_cifar10.py'])
+    args = runner_setup.parse_args(train_tool.build_parser(), ['configs/emanet/emanet50_cifar10.py'])
     assert runner_setup.load_config(args).work_dir == './work_dirs/emanet50_cifar10'
 
 
 def test_training_always_stops_at_a_non_finite_loss():
     """The guard is the config's (configs/_base_/mmemanet_runtime.py), kept by the tool's config loading."""
-    args = runner_setup.parse_args(train_tool.build_parser(), ['configs/emanet50_cifar10.py'])
+    args = runner_setup.parse_args(train_tool.build_parser(), ['configs/emanet/emanet50_cifar10.py'])
     assert 'NonFiniteLossHook' in [h['type'] for h in runner_setup.load_config(args).custom_hooks]
 
 

@@ -45,7 +45,9 @@ def closed_port_url(name='resnet50-0676ba61.pth'):
 
 
 # ---------------------------------------------------------------------------- the configs
-SHIPPED = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
+# the method folders' configs and the headline file kept at its first path
+SHIPPED = sorted(p for pattern in ('*.py', 'emanet/*.py', 'emca/*.py', 'baselines/*.py')
+                 for p in glob.glob(osp.join(ROOT, 'configs', pattern)))
 CHECKED = {'mmdet': ('CheckedVOCDataset', 'CheckedCocoDataset'), 'mmpretrain': ('CheckedCIFAR10', )}
 
 
@@ -59,7 +61,7 @@ def dataset_types(dataset):
 
 
 @pytest.mark.parametrize('path', [p for p in SHIPPED if '_voc' in p or '_coco' in p or '_cifar10' in p],
-                         ids=osp.basename)
+                         ids=lambda p: osp.relpath(p, osp.join(ROOT, 'configs')))
 def test_shipped_configs_use_the_checked_datasets(path):
     cfg = Config.fromfile(path)
     for split in ('train', 'val', 'test'):

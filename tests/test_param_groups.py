@@ -17,7 +17,8 @@ import mmemanet  # noqa: F401
 
 from tool_modules import ROOT
 
-CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '*.py')) if 'custom_keys' in open(p).read())
+CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+                 if 'custom_keys' in open(p).read())
 
 
 def test_there_are_configs_with_custom_keys():

@@ -156,7 +156,7 @@ def test_detector_config_starts_from_torchvision_through_its_own_init_cfg(torchv
 
     from tool_modules import ROOT
     path, state = torchvision_r50
-    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'faster_rcnn_emca_eca_r50_fpn_1x_coco.py'))
+    cfg = Config.fromfile(os.path.join(ROOT, 'configs', 'emca', 'faster_rcnn_emca_eca_r50_fpn_1x_coco.py'))
     assert cfg.model.backbone.init_cfg == dict(type='Pretrained', checkpoint='torchvision://resnet50')
     cfg.model.backbone.init_cfg.checkpoint = str(path)
     with DefaultScope.overwrite_default_scope('mmdet'):

@@ -31,8 +31,8 @@ emca_scales = load_tool('analysis/emca_scales')
 plot_curves = load_tool('analysis/plot_curves')
 
 PHOTO = osp.join(matplotlib.get_data_path(), 'sample_data', 'grace_hopper.jpg')
-RESNET = 'configs/resnet50_cifar10.py'
-EMCA = 'configs/emca_eca_resnet18_cifar10.py'
+RESNET = 'configs/baselines/resnet50_cifar10.py'
+EMCA = 'configs/emca/emca_eca_resnet18_cifar10.py'
 
 
 def cifar_options(data):
@@ -136,7 +136,7 @@ def test_vis_cam_refuses_a_detector_config_and_an_unknown_layer(runs):
     with pytest.raises(ValueError, match='backbone.layer9'):
         vis_cam.load_classifier(EMCA, checkpoint, 'x', target_layers=['backbone.layer9'])
     with pytest.raises(CheckpointMismatchError):  # an EMANet-50 config with the EMCA checkpoint
-        vis_cam.load_classifier('configs/emanet50_cifar10.py', checkpoint, 'x')
+        vis_cam.load_classifier('configs/emanet/emanet50_cifar10.py', checkpoint, 'x')
 
 
 # ------------------------------------------------------------------------------------------ emca_scales
@@ -166,7 +166,7 @@ def test_emca_scales_reads_every_gate_of_a_trained_checkpoint(runs, tmp_path):
 @pytest.mark.xdist_group('test_toolkit_classifier')
 def test_emca_scales_for_an_srm_host_and_a_refusal_without_emca(runs, tmp_path):
     """Any host: an EMCA-SRM checkpoint in the Runner's format with known fusion weights."""
-    config = 'configs/emca_srm_resnet18_cifar10.py'
+    config = 'configs/emca/emca_srm_resnet18_cifar10.py'
     backbone = MODELS.build(Config.fromfile(config).model.backbone)
     with torch.no_grad():
         for i, gate in enumerate(m for m in backbone.modules() if hasattr(m, 'fusion_weight')):

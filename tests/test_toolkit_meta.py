@@ -33,6 +33,19 @@ def model_index():
     return collections, models
 
 
+def test_top_level_configs_are_aliases_of_indexed_ones():
+    """``configs/faster_rcnn_emanet50_voc.py`` (the headline command's path) only inherits its folder's config."""
+    from mmengine.config import Config
+    _, models = model_index()
+    indexed = {m['Config'] for m in models}
+    aliases = glob.glob(osp.join(ROOT, 'configs', '*.py'))
+    assert [osp.basename(p) for p in aliases] == ['faster_rcnn_emanet50_voc.py']
+    for alias in aliases:
+        bases = Config._get_base_files(alias)
+        assert len(bases) == 1
+        assert osp.relpath(osp.normpath(osp.join(osp.dirname(alias), bases[0])), ROOT) in indexed
+
+
 def header_comment(config):
     """The leading comment lines of a config file (where each config states its published figures)."""
     lines = []
@@ -46,9 +59,20 @@ def header_comment(config):
 
 def test_model_index_lists_every_config_with_paper_task_dataset_and_published_figures():
     collections, models = model_index()
-    configs = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    # the configs of the method folders (a top-level file is an alias of one of them: see below)
+    configs = sorted(osp.relpath(p, ROOT)
+                     for p in glob.glob(osp.join(ROOT, 'configs', '*', '**', '*.py'), recursive=True)
                      if '_base_' not in p)
     assert sorted(m['Config'] for m in models) == configs
+    with open(osp.join(ROOT, 'model-index.yml')) as f:
+        imports = yaml.safe_load(f)['Import']
+    for imported in imports:  # one metafile per folder, listing that folder's configs, with its README
+        folder = osp.dirname(imported)
+        with open(osp.join(ROOT, imported)) as f:
+            meta = yaml.safe_load(f)
+        assert all(osp.dirname(m['Config']) == folder for m in meta['Models']), imported
+        assert all(c['README'] == f'{folder}/README.md' for c in meta['Collections']), imported
+        assert osp.isfile(osp.join(ROOT, folder, 'README.md')), folder
     assert len({m['Name'] for m in models}) == len(models)
     for model in models:
         collection = collections[model['In Collection']]

@@ -4,7 +4,7 @@
 # The network: EMANet blocks with MA modules (published kernels / groups) at depth 18 (MA in
 # place of each BasicBlock's first 3x3 conv), three stages and the ImageNet stem (7x7/2 conv +
 # max-pool: 32x32 images reach the blocks at 8x8), which makes it ~10x cheaper than EMANet-50.
-_base_ = '../emanet50_cifar10.py'
+_base_ = '../emanet/emanet50_cifar10.py'
 
 model = dict(
     backbone=dict(depth=18, stem='imagenet', num_stages=3, strides=(1, 2, 2), out_indices=(2, )),

@@ -5,7 +5,7 @@
 # images. The backbone starts from the demo classifier (emanet18_synthetic_cifar10.py, whose three
 # stages match the first three here; the fourth starts from scratch): the documented
 # Pretrained + prefix='backbone.' path. Nothing is frozen and BatchNorm trains.
-_base_ = '../faster_rcnn_emanet50_voc.py'
+_base_ = '../emanet/faster_rcnn_emanet50_voc.py'
 
 channels = 64
 model = dict(

@@ -14,7 +14,7 @@ Examples:
     python tools/analysis/benchmark.py faster_rcnn_r50 faster_rcnn_emanet50 faster_rcnn_emca_eca50 \\
         faster_rcnn_emca_se50 --modes train inference --repeats 5
     # any detector config
-    python tools/analysis/benchmark.py configs/faster_rcnn_r50_voc.py configs/faster_rcnn_emanet50_voc.py
+    python tools/analysis/benchmark.py configs/baselines/faster_rcnn_r50_voc.py configs/faster_rcnn_emanet50_voc.py
     # the same classifiers exported to ONNX and run by onnxruntime, next to PyTorch eager
     python tools/analysis/benchmark.py cifar_resnet50 cifar_emanet50 --onnxruntime
     # on a GPU, fp32 and AMP, batch 128

@@ -3,8 +3,8 @@
 Examples:
     python tools/analysis/complexity.py                       # every preset of both papers
     python tools/analysis/complexity.py cifar_emanet50 emca_se_resnet50
-    python tools/analysis/complexity.py configs/emanet50_cifar10.py --shape 1 3 32 32
-    python tools/analysis/complexity.py configs/faster_rcnn_r50_voc.py configs/faster_rcnn_emanet50_voc.py
+    python tools/analysis/complexity.py configs/emanet/emanet50_cifar10.py --shape 1 3 32 32
+    python tools/analysis/complexity.py configs/baselines/faster_rcnn_r50_voc.py configs/faster_rcnn_emanet50_voc.py
 
 A detector config (or detector preset) is counted whole, as mmdet's tools/analysis_tools/get_flops.py counts
 it: one image at the test pipeline's resize scale (VOC 600x1000, COCO 800x1333), padded by the detector's

@@ -66,7 +66,7 @@ def emca_gates(backbone: AttnResNet) -> List[Gate]:
                 gates.append(Gate(f'{layer}.{block_idx}.attn', scales, weights))
     if not gates:
         raise ValueError(f'the backbone {type(backbone).__name__} has no EMCA gate: give an EMCA config '
-                         '(e.g. configs/emca_eca_resnet18_cifar10.py)')
+                         '(e.g. configs/emca/emca_eca_resnet18_cifar10.py)')
     return gates
 
 

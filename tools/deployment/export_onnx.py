@@ -6,7 +6,8 @@ results of the same graph run by two libraries, which sum in different orders); 
 printed. Exit status 1 if the check fails.
 
 Examples:
-    python tools/deployment/export_onnx.py configs/emanet50_cifar10.py work_dirs/emanet50_cifar10/epoch_200.pth \\
+    python tools/deployment/export_onnx.py configs/emanet/emanet50_cifar10.py \\
+        work_dirs/emanet50_cifar10/epoch_200.pth \\
         --shape 32 32 --output-file emanet50_cifar10.onnx
     # a detector config: its backbone (the four FPN inputs as outputs feat0..feat3)
     python tools/deployment/export_onnx.py configs/faster_rcnn_emanet50_voc.py epoch_4.pth --shape 512 512

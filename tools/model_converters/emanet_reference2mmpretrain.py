@@ -6,7 +6,7 @@ The reference (``pytorch-emanet``) saves ``{'net': state_dict, 'acc': ..., 'epoc
 reference evaluation ``main.py -a emanet50 -e --resume ckpt.pth`` becomes::
 
     python tools/model_converters/emanet_reference2mmpretrain.py ckpt.pth emanet50_cifar10.pth
-    python tools/test.py configs/emanet50_cifar10.py emanet50_cifar10.pth
+    python tools/test.py configs/emanet/emanet50_cifar10.py emanet50_cifar10.pth
 
 The input is loaded with ``weights_only=True`` (no code in the file is executed). The mapping is
 exact (see :mod:`mmemanet.engine.reference_emanet`): every reference tensor is used and every model
@@ -27,7 +27,7 @@ from mmemanet.engine.reference_emanet import ReferenceCheckpointError, convert_r
 from mmemanet.safe_loading import CheckpointLoadError, load_from_local
 
 DEFAULT_CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
-                          'emanet50_cifar10.py')
+                          'emanet', 'emanet50_cifar10.py')
 
 
 def parse_args(argv=None):

@@ -1,5 +1,0 @@
-# ECA-ResNet-50 (k = 3, 5, 5, 7 per stage), EMANet table baseline: 95.35 top-1, 22.43M, 1.217G.
-_base_ = './_base_/cifar10_recipe.py'
-model = dict(
-    backbone=dict(type='AttnResNet', depth=50,
-                  attention=[dict(type='ECAGate', kernel_size=k) for k in (3, 5, 5, 7)]))

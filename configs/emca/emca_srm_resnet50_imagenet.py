@@ -1,0 +1,5 @@
+# EMCA-SRM ResNet-50 on ImageNet (EMCA recipe), published top-1 77.20.
+_base_ = '../_base_/imagenet_emca_recipe.py'
+model = dict(backbone=dict(type='EMCAResNet', depth=50, host='srm'))
+# SRM's reference keeps the gate parameters (CFC + BN) free of weight decay.
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'.attn.': dict(decay_mult=0.0)}))

@@ -1,3 +1,0 @@
-# EMCA-ECA ResNet-18 on ImageNet (EMCA recipe), published top-1 71.04.
-_base_ = './_base_/imagenet_emca_recipe.py'
-model = dict(backbone=dict(type='EMCAResNet', depth=18, host='eca'), head=dict(in_channels=512))

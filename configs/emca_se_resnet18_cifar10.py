@@ -1,3 +1,0 @@
-# EMCA-SE ResNet-18 (S=1, N'=all) trained with the EMANet CIFAR-10 recipe.
-_base_ = './_base_/cifar10_recipe.py'
-model = dict(backbone=dict(type='EMCAResNet', depth=18, host='se'), head=dict(in_channels=512))

@@ -1,5 +1,0 @@
-# EMCA-SRM ResNet-34 on ImageNet (EMCA recipe), published top-1 74.38.
-_base_ = './_base_/imagenet_emca_recipe.py'
-model = dict(backbone=dict(type='EMCAResNet', depth=34, host='srm'), head=dict(in_channels=512))
-# SRM's reference keeps the gate parameters (CFC + BN) free of weight decay.
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'.attn.': dict(decay_mult=0.0)}))
