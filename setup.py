@@ -1,7 +1,9 @@
 import os
 import os.path as osp
+import shutil
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 MIM_FILES = ('configs', 'tools', 'model-index.yml')  # model-index.yml imports configs/*/metafile.yml
 
@@ -24,6 +26,28 @@ def add_mim_extension():
 
 
 add_mim_extension()
+
+
+class BuildPyWithMim(build_py):
+    """build_py that puts ``configs/``, ``tools/`` and ``model-index.yml`` into the built package's
+    ``mmemanet/.mim/`` as real files (what mmdet's ``add_mim_extension`` does in copy mode), so a wheel, and a
+    wheel built from the sdist, carries them."""
+
+    def run(self):
+        super().run()
+        here = osp.dirname(osp.abspath(__file__))
+        mim = osp.join(self.build_lib, 'mmemanet', '.mim')
+        if osp.lexists(mim):
+            shutil.rmtree(mim)
+        os.makedirs(mim)
+        ignore = shutil.ignore_patterns('__pycache__', '*.pyc')
+        for name in MIM_FILES:
+            src = osp.join(here, name)
+            if osp.isdir(src):
+                shutil.copytree(src, osp.join(mim, name), ignore=ignore)
+            else:
+                shutil.copy2(src, osp.join(mim, name))
+
 
 version = {}
 with open('mmemanet/version.py') as f:
@@ -52,4 +76,5 @@ setup(
         'tests': ['pytest'],
     },
     license='Apache-2.0',
+    cmdclass={'build_py': BuildPyWithMim},
 )
