@@ -131,7 +131,7 @@ def test_frozen_stages_freeze_parameters_and_norms():
 def test_norm_eval_keeps_every_norm_in_eval_mode_softban_included():
     model = mmemanet.models.backbones.EMANet(depth=50, stem='imagenet', norm_eval=True)
     model.train()
-    norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    norms = [m for m in model.modules() if isinstance(m, (_BatchNorm, SoftBAN))]
     assert any(isinstance(m, SoftBAN) for m in norms)
     assert all(not m.training for m in norms)
     assert model.layer4.training  # the rest still trains

@@ -18,6 +18,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...state_dicts import report_pretrained_init
+from ..layers import SoftBAN
 from .blocks import BasicBlock, Bottleneck
 from .errors import PeerAssertionError, PeerAttributeError, PeerKeyError
 
@@ -48,7 +49,7 @@ def reference_init(module: nn.Module) -> None:
         if isinstance(m, nn.Conv2d):
             fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
             nn.init.normal_(m.weight, 0, math.sqrt(2.0 / fan_out))
-        elif isinstance(m, (_BatchNorm, nn.GroupNorm)):
+        elif isinstance(m, (_BatchNorm, SoftBAN, nn.GroupNorm)):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
 
@@ -370,7 +371,7 @@ class AttnResNet(BaseModule):
         self._freeze_stages()
         if mode and self.norm_eval:
             for m in self.modules():
-                if isinstance(m, _BatchNorm):
+                if isinstance(m, (_BatchNorm, SoftBAN)):
                     m.eval()
         return self
 
