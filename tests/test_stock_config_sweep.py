@@ -196,6 +196,16 @@ def single_process_group(tmp_path_factory):
     dist.destroy_process_group()
 
 
+def initialised_here(cfg: Config, swap: str, codebase: str) -> ConfigDict:
+    """The swapped model with the backbone's start (``init_cfg`` / ``pretrained``, a download) dropped, so that
+    ``init_weights()`` runs offline: stock parts such as Deformable DETR's ``level_embed``
+    (``torch.Tensor(n, c)``) hold whatever memory they got until it runs, which made a loss NaN now and then."""
+    model = swapped_model(cfg, SWAPS[swap], codebase)
+    model.backbone.pop('init_cfg', None)
+    model.backbone.pop('pretrained', None)
+    return model
+
+
 def scope(codebase: str, cfg: Config) -> str:
     """The codebase that builds ``cfg`` (mmpretrain ships mmdet configs for its detection benchmarks)."""
     return cfg.get('default_scope') or codebase
@@ -390,7 +400,8 @@ def test_a_sample_of_the_swapped_models_computes_finite_losses(sweep, swap, part
             continue
         torch.manual_seed(0)
         # SyncBatchNorm runs on GPUs only: as BatchNorm (mmengine's conversion for CPU inference)
-        model = revert_sync_batchnorm(build(codebase, setting.cfg, swapped_model(setting.cfg, SWAPS[swap], codebase)))
+        model = revert_sync_batchnorm(build(codebase, setting.cfg, initialised_here(setting.cfg, swap, codebase)))
+        model.init_weights()  # as the Runner does: some stock parts are uninitialised memory until then
         model.train()
         try:
             loss = detector_loss if scope(codebase, setting.cfg) == 'mmdet' else classifier_loss
