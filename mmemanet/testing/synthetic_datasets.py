@@ -18,6 +18,15 @@ Three writers, each deterministic for a given seed and needing nothing but numpy
   with ``bbox`` (xywh), ``area`` (polygon area), ``iscrowd=0``, a polygon ``segmentation`` and
   all 80 COCO ``categories``.
 
+and, for a dataset of one's own (the recipes of ``configs/custom/``), writers of given annotations:
+
+- :func:`write_voc_folder`: one VOC-format folder (``JPEGImages/``, ``Annotations/``,
+  ``ImageSets/Main/<split>.txt``) of the given images and objects, any class names, ``difficult`` flags.
+- :func:`write_coco_files`: ``<split>/*.jpg`` and ``annotations/<split>.json`` of the given images and
+  objects, with the given categories.
+- :func:`write_image_folder`: ``<split>/<class>/*.jpg``, the class-per-folder layout of mmpretrain's
+  ``CustomDataset``.
+
 Detection images hold 1-3 non-overlapping shapes (so polygon masks are exact) of at least
 ``MIN_OBJECT_SIZE`` pixels, which keeps them clear of the stock mmdet VOC filter
 (``bbox_min_size=32``). The detection classes (:data:`DET_CLASSES`) carry names that exist in
@@ -354,7 +363,8 @@ def _voc_xml(image_id: str, w: int, h: int, objects: List[dict]) -> str:
         xmax, ymax = int(math.ceil(x1)) + 1, int(math.ceil(y1)) + 1
         xmax, ymax = min(xmax, w), min(ymax, h)
         lines += ['\t<object>', f"\t\t<name>{obj['name']}</name>", '\t\t<pose>Unspecified</pose>',
-                  '\t\t<truncated>0</truncated>', '\t\t<difficult>0</difficult>', '\t\t<bndbox>',
+                  '\t\t<truncated>0</truncated>', f"\t\t<difficult>{obj.get('difficult', 0)}</difficult>",
+                  '\t\t<bndbox>',
                   f'\t\t\t<xmin>{xmin}</xmin>', f'\t\t\t<ymin>{ymin}</ymin>',
                   f'\t\t\t<xmax>{xmax}</xmax>', f'\t\t\t<ymax>{ymax}</ymax>', '\t\t</bndbox>',
                   '\t</object>']
@@ -472,3 +482,106 @@ def write_small_datasets(out_dir: str, kinds: Sequence[str] = KINDS, seed: int =
         else:
             results.append(write_coco(osp.join(out_dir, 'coco'), n_a, n_b, seed, det_size_range))
     return results
+
+
+# ----------------------------------------------------------------------------------------------
+# A dataset of one's own: given annotations, any class names
+# ----------------------------------------------------------------------------------------------
+def _class_hue(name: str) -> float:
+    """A hue of its own for each class name (deterministic)."""
+    return (sum((i + 1) * ord(c) for i, c in enumerate(name)) * 0.618034) % 1.0
+
+
+def object_image(rng: np.random.Generator, size: Sequence[int], objects: Sequence[dict]) -> np.ndarray:
+    """A ``size`` = (w, h) textured image with each object drawn as a filled box of its class's colour
+    (``bbox`` x0, y0, x1, y1 in continuous pixel coordinates)."""
+    w, h = size
+    img = Image.fromarray(_finish(textured_background(rng, h, w), rng, 3))
+    draw = ImageDraw.Draw(img)
+    for obj in objects:
+        hue = _class_hue(obj['name'])
+        draw.rectangle(list(obj['bbox']), fill=_colour(rng, hue - 0.03, hue + 0.03))
+    return _finish(np.asarray(img, dtype=np.float32), rng, 3)
+
+
+def write_voc_folder(root: str, images: Dict[str, dict], splits: Dict[str, Sequence[str]],
+                     seed: int = 0) -> Dict[str, object]:
+    """Write one VOC-format folder (the layout of one VOC year, e.g. ``VOC2007/``) at ``root``.
+
+    Args:
+        images: image id -> ``dict(size=(w, h), objects=[dict(name=..., bbox=(x0, y0, x1, y1),
+            difficult=0 or 1), ...])``, boxes in continuous pixel coordinates (written 1-based inclusive).
+        splits: split name -> image ids (``ImageSets/Main/<split>.txt``).
+
+    Point a VOC dataset at it with ``data_root=root``, ``ann_file='ImageSets/Main/<split>.txt'``,
+    ``data_prefix=dict(sub_data_root='')``.
+    """
+    rng = np.random.default_rng([seed, 7])
+    dirs = {k: osp.join(root, *k.split('/')) for k in ('JPEGImages', 'Annotations', 'ImageSets/Main')}
+    for d in dirs.values():
+        os.makedirs(d, exist_ok=True)
+    counts: Dict[str, int] = {}
+    for image_id, info in images.items():
+        w, h = info['size']
+        _save_jpeg(object_image(rng, (w, h), info['objects']), osp.join(dirs['JPEGImages'], f'{image_id}.jpg'))
+        with open(osp.join(dirs['Annotations'], f'{image_id}.xml'), 'w') as f:
+            f.write(_voc_xml(image_id, w, h, info['objects']))
+        for obj in info['objects']:
+            counts[obj['name']] = counts.get(obj['name'], 0) + 1
+    for split, ids in splits.items():
+        with open(osp.join(dirs['ImageSets/Main'], f'{split}.txt'), 'w') as f:
+            f.write(''.join(f'{i}\n' for i in ids))
+    return dict(kind='voc_folder', root=root, images=len(images), objects=counts, splits=dict(splits))
+
+
+def write_coco_files(root: str, splits: Dict[str, Dict[str, dict]], categories: Sequence[str],
+                     seed: int = 0) -> Dict[str, object]:
+    """Write ``root/<split>/*.jpg`` and ``root/annotations/<split>.json`` in the COCO format.
+
+    Args:
+        splits: split name -> (file name -> ``dict(size=(w, h), objects=[dict(name=..., bbox=(x0, y0, x1, y1),
+            iscrowd=0 or 1), ...])``); ``bbox`` is written as COCO's ``[x, y, w, h]``, ``area`` as w * h.
+        categories: the category names (ids 1, 2, ...); an object whose name is not among them gets the
+            next free id, without a ``categories`` entry.
+    """
+    rng = np.random.default_rng([seed, 8])
+    cat_ids = {name: i + 1 for i, name in enumerate(categories)}
+    os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+    image_id = ann_id = 0
+    files = []
+    for split, images in splits.items():
+        os.makedirs(osp.join(root, split), exist_ok=True)
+        image_list, annotations = [], []
+        for file_name, info in images.items():
+            image_id += 1
+            w, h = info['size']
+            _save_jpeg(object_image(rng, (w, h), info['objects']), osp.join(root, split, file_name))
+            image_list.append(dict(id=image_id, file_name=file_name, width=w, height=h))
+            for obj in info['objects']:
+                ann_id += 1
+                x0, y0, x1, y1 = obj['bbox']
+                cat = cat_ids.setdefault(obj['name'], len(cat_ids) + 1)
+                annotations.append(dict(id=ann_id, image_id=image_id, category_id=cat,
+                                        bbox=[x0, y0, x1 - x0, y1 - y0], area=(x1 - x0) * (y1 - y0),
+                                        iscrowd=obj.get('iscrowd', 0)))
+        path = osp.join(root, 'annotations', f'{split}.json')
+        with open(path, 'w') as f:
+            json.dump(dict(images=image_list, annotations=annotations,
+                           categories=[dict(id=i + 1, name=n) for i, n in enumerate(categories)]), f)
+        files.append(path)
+    return dict(kind='coco_files', root=root, files=files)
+
+
+def write_image_folder(root: str, splits: Dict[str, Dict[str, int]], size: int = 32,
+                       seed: int = 0) -> Dict[str, object]:
+    """Write ``root/<split>/<class>/<class>_<i>.jpg``: ``splits`` maps a split to (class name -> image count).
+    The k-th class (sorted names, the label order of mmpretrain's ``CustomDataset``) shows the k-th shape of
+    the synthetic CIFAR classes."""
+    rng = np.random.default_rng([seed, 9])
+    for split, classes in splits.items():
+        for label, name in enumerate(sorted(classes)):
+            folder = osp.join(root, split, name)
+            os.makedirs(folder, exist_ok=True)
+            for i in range(classes[name]):
+                _save_jpeg(cifar_image(rng, label % 10, size), osp.join(folder, f'{name}_{i:04d}.jpg'))
+    return dict(kind='image_folder', root=root, splits={k: dict(v) for k, v in splits.items()})
