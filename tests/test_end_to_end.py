@@ -4,16 +4,13 @@ tools/train.py trains a shipped config a few iterations (dataset paths, image sc
 overridden with --cfg-options) and saves a checkpoint; tools/test.py evaluates it with the
 config's real metric (VOCMetric, CocoMetric, Accuracy). Both run in this process (their
 ``main(argv)``, ``tool_runs.run_in_process``): the same code as the scripts, without a new
-interpreter's imports. dist_train.sh / dist_test.sh run two gloo CPU processes each, on the demo
-detector (the EMANet-50 VOC config's detector made small; the README's headline command trains
-that config itself in two processes, test_newcomer_path.py). Plus the tools' option handling, in
+interpreter's imports. (dist_train.sh / dist_test.sh, two gloo CPU processes each, run the README's
+headline command and test its checkpoint: test_newcomer_path.py.) Plus the tools' option handling, in
 process.
 """
 import os
 import re
 import socket
-import subprocess
-import sys
 
 import pytest
 import torch.distributed as torch_dist
@@ -28,16 +25,6 @@ train_tool = load_tool('train')
 test_tool = load_tool('test')
 
 SCALE = '(64,64)'  # the metrics are computed whatever the size; small images keep the runs short
-ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable)
-
-
-def run(args):
-    """Run a tool (``.py`` with this interpreter, ``.sh`` directly); return its output."""
-    cmd = [sys.executable, *args] if args[0].endswith('.py') else list(args)
-    proc = subprocess.run(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
-    assert proc.returncode == 0, f'{" ".join(cmd)} failed:\n{proc.stdout[-6000:]}'
-    return proc.stdout
 
 
 def metric(output, key):
@@ -146,39 +133,6 @@ def test_emanet50_cifar10_train_test_resume(small_datasets, tmp_path):
     assert (tmp_path / 'epoch_2.pth').is_file()
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-# the demo detector: the EMANet-50 VOC config's Faster R-CNN with an EMANet-18 backbone and 64-channel
-# FPN and heads, 96-px images (configs/demo/); it launches, trains and tests like the big one, at a
-# fraction of the cost
-DIST_CONFIG = 'configs/demo/faster_rcnn_emanet18_synthetic_voc.py'
-
-
-@pytest.mark.slow
-@pytest.mark.xdist_group('multi_process')  # one such test at a time: each runs two processes
-def test_dist_train_and_test_two_cpu_processes(small_datasets, tmp_path):
-    voc = f'{small_datasets}/VOCdevkit/'
-    # 8 training images, 2 per rank and step: 2 steps of DDP on each rank
-    options = ['--cfg-options', *(f'train_dataloader.dataset.dataset.datasets.{i}.data_root={voc}' for i in (0, 1)),
-               f'test_dataloader.dataset.data_root={voc}', 'train_cfg.max_epochs=1', 'train_dataloader.batch_size=2',
-               OFFLINE_START]
-    ENV['PORT'] = str(free_port())
-    output = run(['tools/dist_train.sh', DIST_CONFIG, '2', '--work-dir', str(tmp_path),
-                  '--no-validate', *options])
-    assert 'using the gloo backend' in output
-    assert 'GPU number: 2' in output  # mmengine's name for the world size
-    checkpoint = tmp_path / 'epoch_1.pth'
-    assert checkpoint.is_file()
-    ENV['PORT'] = str(free_port())
-    output = run(['tools/dist_test.sh', DIST_CONFIG, str(checkpoint), '2', '--work-dir', str(tmp_path),
-                  *options])
-    assert 0.0 <= metric(output, 'pascal_voc/mAP') <= 1.0
-
-
 # ------------------------------------------------------------------------------------------------
 # The tools' option handling, in process
 # ------------------------------------------------------------------------------------------------
@@ -219,6 +173,12 @@ def test_test_tool_dumps_results_and_checks_the_suffix():
     assert [e['type'] for e in cfg.test_evaluator] == ['VOCMetric', 'DumpResults']
     with pytest.raises(ValueError, match='out.json'):
         test_tool.add_dump_metric(cfg, 'out.json')
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def test_cpu_launcher_uses_gloo_and_no_device_ids(monkeypatch):

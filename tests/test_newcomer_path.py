@@ -8,7 +8,8 @@ unreachable start checkpoint prints.
   by ``tools/train.py`` before anything is built.
 - ``tools/dist_train.sh configs/faster_rcnn_emanet50_voc.py N`` exactly as the README writes it (no
   ``PYTHON``), data paths, image size and epochs overridden to the small VOC set, starting from a
-  torchvision-layout ResNet-50 in the download cache (random weights, saved here: nothing is downloaded);
+  torchvision-layout ResNet-50 in the download cache (random weights, saved here: nothing is downloaded),
+  then ``tools/dist_test.sh`` on the checkpoint it saved (two processes each: the distributed tools' runs);
   and the same command without VOC on disk: it fails, and what a rank prints is the one-line error, no
   traceback. Each rank raises it, but torchrun stops the other rank as soon as one fails, so one or both
   ranks print it.
@@ -16,6 +17,7 @@ unreachable start checkpoint prints.
 import glob
 import os
 import os.path as osp
+import re
 import socket
 import subprocess
 import sys
@@ -36,12 +38,16 @@ HEADLINE_CONFIG = 'configs/faster_rcnn_emanet50_voc.py'
 TORCHVISION_R50 = 'torchvision://resnet50'
 
 
-def closed_port_url(name='resnet50-0676ba61.pth'):
-    """An http URL on this machine that refuses connections (a port just freed)."""
+def free_port() -> str:
+    """A TCP port of this machine that nothing listens on (just freed)."""
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    return f'http://127.0.0.1:{port}/{name}'
+        return str(sock.getsockname()[1])
+
+
+def closed_port_url(name='resnet50-0676ba61.pth'):
+    """An http URL on this machine that refuses connections (a port just freed)."""
+    return f'http://127.0.0.1:{free_port()}/{name}'
 
 
 # ---------------------------------------------------------------------------- the configs
@@ -202,11 +208,8 @@ def torch_home(tmp_path_factory):
 def headline(nproc, options, torch_home):
     """``tools/dist_train.sh configs/faster_rcnn_emanet50_voc.py N --cfg-options ...`` as the README writes it:
     no PYTHON (the script finds .venv), a free PORT, the torch cache of ``torch_home``."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = str(sock.getsockname()[1])
     env = {k: v for k, v in os.environ.items() if k != 'PYTHON'}
-    env.update(PORT=port, TORCH_HOME=torch_home, OMP_NUM_THREADS='1')
+    env.update(PORT=free_port(), TORCH_HOME=torch_home, OMP_NUM_THREADS='1')
     return subprocess.run(['tools/dist_train.sh', HEADLINE_CONFIG, str(nproc), '--cfg-options', *options],
                           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -222,16 +225,47 @@ def small_voc_options(voc_root, work_dir, scale='(64,64)'):
             'train_cfg.max_epochs=1']
 
 
+@pytest.fixture(scope='module')
+def headline_run(small_datasets, tmp_path_factory, torch_home):
+    """The headline command trained on the small VOC set (two gloo processes, one epoch, validation on):
+    ``(its completed process, the work dir)``, shared by the checks of the run and the distributed test of its
+    checkpoint."""
+    work_dir = tmp_path_factory.mktemp('headline') / 'work'
+    return headline(2, small_voc_options(f'{small_datasets}/VOCdevkit/', work_dir), torch_home), work_dir
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group('multi_process')  # one such test at a time: each runs two processes
-def test_headline_command_as_the_readme_writes_it(small_datasets, tmp_path, torch_home):
-    work_dir = tmp_path / 'work'
-    proc = headline(2, small_voc_options(f'{small_datasets}/VOCdevkit/', work_dir), torch_home)
+def test_headline_command_as_the_readme_writes_it(headline_run):
+    proc, work_dir = headline_run
     assert proc.returncode == 0, proc.stdout[-6000:]
+    assert 'using the gloo backend' in proc.stdout  # no GPU here: CPU processes
     assert 'GPU number: 2' in proc.stdout  # mmengine's name for the world size
     assert 'torchvision://resnet50' in proc.stdout  # the shipped start, from the cache
     assert 'pascal_voc/mAP' in proc.stdout  # the epoch's validation ran
     assert (work_dir / 'epoch_1.pth').is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group('multi_process')  # one such test at a time: each runs two processes
+def test_dist_test_evaluates_the_headline_checkpoint(headline_run, small_datasets, tmp_path, torch_home):
+    """``tools/dist_test.sh CONFIG CHECKPOINT 2`` (two gloo processes) on the headline run's checkpoint: the
+    config's VOCMetric over the small VOC test set, ``--work-dir`` passed through."""
+    proc, work_dir = headline_run
+    assert proc.returncode == 0, 'the headline run failed (see its test)'
+    voc = f'{small_datasets}/VOCdevkit/'
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHON'}
+    env.update(PORT=free_port(), TORCH_HOME=torch_home, OMP_NUM_THREADS='1')
+    test = subprocess.run(['tools/dist_test.sh', HEADLINE_CONFIG, str(work_dir / 'epoch_1.pth'), '2', '--work-dir',
+                           str(tmp_path), '--cfg-options', f'test_dataloader.dataset.data_root={voc}',
+                           'test_dataloader.dataset.pipeline.1.scale=(64,64)', 'test_dataloader.num_workers=0',
+                           'test_dataloader.persistent_workers=False'],
+                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert test.returncode == 0, test.stdout[-6000:]
+    assert 'using the gloo backend' in test.stdout and 'GPU number: 2' in test.stdout
+    lines = [line for line in test.stdout.splitlines() if 'Epoch(test)' in line]
+    assert lines and re.search(r'pascal_voc/mAP: (0|1)\.\d+', lines[-1]), test.stdout[-3000:]
+    assert list(tmp_path.glob('*/*.log'))  # the test run logged into --work-dir
 
 
 @pytest.mark.slow
