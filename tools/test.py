@@ -20,6 +20,11 @@ run it too).
 
 Distributed: ``tools/dist_test.sh CONFIG CHECKPOINT N [args]`` (gloo CPU processes without a GPU).
 """
+import warnings
+
+# mmengine imports pkg_resources, whose deprecation warning a user of this tool can do nothing about
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+
 import argparse
 
 from mmengine.config import ConfigDict
@@ -27,6 +32,7 @@ from mmengine.config import ConfigDict
 import mmemanet  # noqa: F401  (registers modules; safe checkpoint loading)
 from mmemanet.engine.launcher import (add_common_args, build_runner, load_config, one_line_errors, parse_args,
                                       setup_launcher)
+from mmemanet.engine.preflight import check_run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +91,9 @@ def main(argv=None):
     if args.amp:
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
 
+    check_run(cfg, 'test')  # a missing dataset: one line, before anything is built
+    if args.check_only:
+        return
     setup_launcher(cfg, args.launcher)
     build_runner(cfg).test()
 

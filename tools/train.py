@@ -17,8 +17,14 @@ tool adds what they lack: gloo CPU processes for a distributed run on a machine 
 (``tools/dist_train.sh CONFIG N [args]``, torchrun, ``--launcher pytorch``; with GPUs everything is as in the
 stock tools, nccl; see :func:`mmemanet.engine.launcher.setup_launcher`), and one line (per rank), not a traceback,
 for a missing or broken dataset and for a start checkpoint (``init_cfg=dict(type='Pretrained', ...)``, e.g.
-``torchvision://resnet50``) that is neither on disk nor downloadable, which it checks before building anything.
+``torchvision://resnet50``) that is neither on disk nor downloadable, which it checks before building anything
+(``--check-only``: check and exit; ``tools/dist_train.sh`` does that once before torchrun starts the processes).
 """
+import warnings
+
+# mmengine imports pkg_resources, whose deprecation warning a user of this tool can do nothing about
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+
 import argparse
 import logging
 
@@ -27,7 +33,7 @@ from mmengine.logging import print_log
 import mmemanet  # noqa: F401  (registers modules; safe checkpoint loading)
 from mmemanet.engine.launcher import (add_common_args, build_runner, load_config, one_line_errors, parse_args,
                                       setup_launcher)
-from mmemanet.engine.start_checkpoint import check_start_checkpoints
+from mmemanet.engine.preflight import check_run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +90,9 @@ def main(argv=None):
         cfg.resume = True
         cfg.load_from = args.resume
 
-    check_start_checkpoints(cfg)  # an unreachable start fails now, in one line, before anything is built
+    check_run(cfg, 'train')  # a missing dataset or an unreachable start: one line each, before anything is built
+    if args.check_only:
+        return
     setup_launcher(cfg, args.launcher)
     build_runner(cfg).train()
 

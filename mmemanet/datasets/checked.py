@@ -157,9 +157,14 @@ class CheckedVOCDataset(LoadReportMixin, VOCDataset):
                                    "small (the anchor generator's scales)"] += 1
         return super()._parse_instance_info(raw_ann_info, minus_one)
 
-    def load_data_list(self):
+    def check_files(self) -> None:
+        """Raise :class:`DatasetFileError` (one line: path, layout, official source) when the image list is
+        missing; each XML and image is checked while loading."""
         if not exists(self.ann_file, backend_args=self.backend_args):
             raise missing_dataset(self.ann_file, 'VOC image list', self.data_root, VOC_LAYOUT, VOC_SOURCE)
+
+    def load_data_list(self):
+        self.check_files()
         return super().load_data_list()
 
     def parse_data_info(self, img_info: dict):
@@ -186,11 +191,16 @@ class CheckedCocoDataset(LoadReportMixin, CocoDataset):
         self.invalid_boxes = invalid_boxes
         super().__init__(*args, **kwargs)
 
-    def load_data_list(self):
+    def check_files(self) -> None:
+        """Raise :class:`DatasetFileError` (one line: path, layout, official source) when the annotation file
+        or the image folder is missing; each image and box is checked while loading."""
         for path, what in ((self.ann_file, 'COCO annotation file'),
                            (self.data_prefix.get('img', ''), 'COCO image folder')):
             if not exists(path, backend_args=self.backend_args):
                 raise missing_dataset(path, what, self.data_root, COCO_LAYOUT, COCO_SOURCE)
+
+    def load_data_list(self):
+        self.check_files()
         return super().load_data_list()
 
     def _box_problem(self, ann: dict, width: float, height: float):

@@ -56,11 +56,15 @@ class LocalCIFAR10(CIFAR10):
     def _check_integrity(self) -> bool:
         return not self.missing_files()
 
-    def load_data_list(self):
+    def check_files(self) -> None:
+        """Raise :class:`DatasetFileError` naming the first missing file of this split."""
         missing = self.missing_files()
         if missing:
             raise missing_dataset(missing[0], f'CIFAR-10 batch file (split={self.split!r})',
                                   self.data_root, LAYOUT, SOURCE)
+
+    def load_data_list(self):
+        self.check_files()
         return super().load_data_list()
 
 
@@ -76,6 +80,13 @@ class CheckedCIFAR10(CIFAR10):
     :class:`LocalCIFAR10` (same format, no md5 check) instead of downloading over them. Same
     arguments as the stock class: ``type='CheckedCIFAR10'`` in place of ``type='CIFAR10'``.
     """
+
+    def check_files(self) -> None:
+        """Raise :class:`DatasetFileError` naming the first missing file when the files are not all there and
+        ``download=False`` (with ``download=True`` the run downloads them)."""
+        missing = _split_missing(self, self.train_list + self.test_list)
+        if missing and not self.download:
+            raise missing_dataset(missing[0], 'CIFAR-10 batch file', self.data_root, LAYOUT, SOURCE)
 
     def load_data_list(self):
         root = self.data_prefix['root']

@@ -22,6 +22,7 @@ from mmengine.runner import Runner
 from torch.nn.parallel import DistributedDataParallel
 
 from ..datasets import DatasetFileError
+from .preflight import RunCheckError
 from .start_checkpoint import StartCheckpointError
 
 LAUNCHERS = ['none', 'pytorch', 'slurm', 'mpi']
@@ -38,6 +39,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--work-dir', help='the directory for logs, checkpoints and results')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=CFG_OPTIONS_HELP)
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none', help='job launcher')
+    parser.add_argument('--check-only', action='store_true',
+                        help='only check what the run needs (datasets, start checkpoints), one line per problem, '
+                        'and exit; the distributed launchers do this once before starting the processes')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank (older);
     # torchrun sets the LOCAL_RANK environment variable instead.
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
@@ -64,18 +68,19 @@ def load_config(args: argparse.Namespace) -> Config:
 
 @contextlib.contextmanager
 def one_line_errors():
-    """End the tool with one line, not a traceback, on the input errors this package words for the user:
-    a missing or broken dataset (:class:`~mmemanet.datasets.DatasetFileError`) and a start checkpoint that
-    cannot be had (:class:`~mmemanet.engine.start_checkpoint.StartCheckpointError`). The line goes to
-    stderr, prefixed with the rank in a distributed run; the exit status is 1.
+    """End the tool with one line per problem, not a traceback, on the input errors this package words for the
+    user: a missing or broken dataset (:class:`~mmemanet.datasets.DatasetFileError`) and a start checkpoint that
+    cannot be had (:class:`~mmemanet.engine.start_checkpoint.StartCheckpointError`), alone or found together by
+    :func:`~.preflight.check_run`. The lines go to stderr, prefixed with the rank in a distributed run; the
+    exit status is 1.
 
     The tools wrap their ``main()`` in it when run as scripts (``main()`` itself raises, for tests).
     """
     try:
         yield
-    except (DatasetFileError, StartCheckpointError) as e:
+    except (DatasetFileError, StartCheckpointError, RunCheckError) as e:
         rank = f'[rank {os.environ["RANK"]}] ' if int(os.environ.get('WORLD_SIZE', '1')) > 1 else ''
-        sys.exit(f'{rank}error: {e}')
+        sys.exit('\n'.join(f'{rank}error: {problem}' for problem in getattr(e, 'problems', [e])))
 
 
 # ----------------------------------------------------------------------------------------------
