@@ -17,8 +17,9 @@ The sweep is the suite's largest part, so it is made cheap without changing what
 are loaded once per test session (shared by the pytest-xdist workers); the build test constructs on the
 ``meta`` device (no weights are allocated or initialised), each distinct swapped backbone once (see
 :class:`SharedBackbones`), and confirms every failure by building the setting again on the CPU without
-sharing, so a failure and its message are always those of a plain build; the loss sample runs on the CPU
-with the demo images unpadded by fixed-size batch augments (see :func:`detector_loss`).
+sharing, so a failure and its message are always those of a plain build; the loss sample runs on the CPU,
+initialised as a Runner does (``init_weights()``, downloaded starts dropped), on ``LOSS_SIDE``-pixel demo
+images unpadded by fixed-size batch augments (see :func:`detector_loss`).
 
 Each test prints its counts (also without ``-s``):
 ``.venv/bin/python -m pytest tests/test_stock_config_sweep.py -q`` is the way to see them.
@@ -48,6 +49,7 @@ SWAPS = {'emca_eca': dict(type='EMCAResNet', host='eca'), 'emanet': dict(type='E
 RESNETS = {'mmdet': ('ResNet', ), 'mmpretrain': ('ResNet', 'ResNetV1c', 'ResNetV1d', 'ResNet_CIFAR')}
 LOSS_EVERY = {'mmdet': 10, 'mmpretrain': 2}
 LOSS_PARTS = 2  # the loss sample runs as this many tests (every LOSS_PARTS-th sampled setting each)
+LOSS_SIDE = 96  # the loss sample's image side: whether a loss is finite does not depend on it
 
 
 class Unsupported(NamedTuple):
@@ -196,14 +198,30 @@ def single_process_group(tmp_path_factory):
     dist.destroy_process_group()
 
 
+def without_downloads(node):
+    """``node`` (a model config) with every start that is a download dropped: ``pretrained`` and the
+    ``Pretrained`` entries of each ``init_cfg`` (the backbone's, a whole detector's, ...)."""
+    if isinstance(node, list):
+        return [without_downloads(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = type(node)()
+    for key, value in node.items():
+        if key == 'pretrained':
+            continue
+        if key == 'init_cfg':
+            inits = [i for i in (value if isinstance(value, list) else [value])
+                     if isinstance(i, dict) and i.get('type') != 'Pretrained']
+            value = inits if isinstance(value, list) else (inits[0] if inits else None)
+        out[key] = without_downloads(value)
+    return out
+
+
 def initialised_here(cfg: Config, swap: str, codebase: str) -> ConfigDict:
-    """The swapped model with the backbone's start (``init_cfg`` / ``pretrained``, a download) dropped, so that
+    """The swapped model with its downloaded starts dropped (:func:`without_downloads`), so that
     ``init_weights()`` runs offline: stock parts such as Deformable DETR's ``level_embed``
     (``torch.Tensor(n, c)``) hold whatever memory they got until it runs, which made a loss NaN now and then."""
-    model = swapped_model(cfg, SWAPS[swap], codebase)
-    model.backbone.pop('init_cfg', None)
-    model.backbone.pop('pretrained', None)
-    return model
+    return without_downloads(swapped_model(cfg, SWAPS[swap], codebase))
 
 
 def scope(codebase: str, cfg: Config) -> str:
@@ -344,9 +362,9 @@ def test_every_stock_resnet_config_builds_with_only_the_type_swapped(sweep, swap
 
 
 def detector_loss(model, cfg):
-    """Losses of a detector on mmdet's ``demo_mm_inputs`` (two 128 x 128 images with boxes; masks and a
-    semantic map when the model learns them; the boxes as proposals for a Fast R-CNN) through the model's
-    data preprocessor. A ``BatchFixedSizePad`` batch augment (the LSJ configs' 1024 x 1024, crop-640
+    """Losses of a detector on mmdet's ``demo_mm_inputs`` (two ``LOSS_SIDE`` x ``LOSS_SIDE`` images with boxes;
+    masks and a semantic map when the model learns them; the boxes as proposals for a Fast R-CNN) through the
+    model's data preprocessor. A ``BatchFixedSizePad`` batch augment (the LSJ configs' 1024 x 1024, crop-640
     configs) pads to the demo images' own size: the zeros it would add change the cost (~20 s of a
     50-layer forward on the CPU), not whether the swapped backbone fits the detector."""
     from mmdet.models.data_preprocessors import BatchFixedSizePad
@@ -354,10 +372,10 @@ def detector_loss(model, cfg):
     from mmengine.structures import InstanceData
     for augment in getattr(model.data_preprocessor, 'batch_augments', None) or []:
         if isinstance(augment, BatchFixedSizePad):
-            augment.size = (128, 128)
+            augment.size = (LOSS_SIDE, LOSS_SIDE)
     text = json.dumps(cfg.model.to_dict(), default=repr)
     classes = [int(n) for n in re.findall(r'"num_classes": (\d+)', text)] or [80]
-    data = demo_mm_inputs(2, image_shapes=[(3, 128, 128)] * 2, num_classes=max(2, min(classes)),
+    data = demo_mm_inputs(2, image_shapes=[(3, LOSS_SIDE, LOSS_SIDE)] * 2, num_classes=max(2, min(classes)),
                           with_mask='mask' in text, with_semantic='semantic' in text or 'panoptic' in text)
     if cfg.model.type == 'FastRCNN':
         for sample in data['data_samples']:
@@ -401,9 +419,9 @@ def test_a_sample_of_the_swapped_models_computes_finite_losses(sweep, swap, part
         torch.manual_seed(0)
         # SyncBatchNorm runs on GPUs only: as BatchNorm (mmengine's conversion for CPU inference)
         model = revert_sync_batchnorm(build(codebase, setting.cfg, initialised_here(setting.cfg, swap, codebase)))
-        model.init_weights()  # as the Runner does: some stock parts are uninitialised memory until then
         model.train()
         try:
+            model.init_weights()  # as the Runner does: some stock parts are uninitialised memory until then
             loss = detector_loss if scope(codebase, setting.cfg) == 'mmdet' else classifier_loss
             losses = loss(model, setting.cfg)
             total = sum(v.sum() if isinstance(v, torch.Tensor) else sum(x.sum() for x in v)
