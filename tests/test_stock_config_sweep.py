@@ -19,11 +19,13 @@ are loaded once per test session (shared by the pytest-xdist workers); the build
 :class:`SharedBackbones`), and confirms every failure by building the setting again on the CPU without
 sharing, so a failure and its message are always those of a plain build; the loss sample runs on the CPU,
 initialised as a Runner does (``init_weights()``, downloaded starts dropped), on ``LOSS_SIDE``-pixel demo
-images unpadded by fixed-size batch augments (see :func:`detector_loss`).
+images unpadded by fixed-size batch augments (see :func:`detector_loss`), with the training RoI counts capped
+(:func:`with_fewer_rois`). Each config file is parsed once per session (:func:`each_file_parsed_once`).
 
 Each test prints its counts (also without ``-s``):
 ``.venv/bin/python -m pytest tests/test_stock_config_sweep.py -q`` is the way to see them.
 """
+import contextlib
 import copy
 import glob
 import json
@@ -50,6 +52,9 @@ RESNETS = {'mmdet': ('ResNet', ), 'mmpretrain': ('ResNet', 'ResNetV1c', 'ResNetV
 LOSS_EVERY = {'mmdet': 10, 'mmpretrain': 2}
 LOSS_PARTS = 2  # the loss sample runs as this many tests (every LOSS_PARTS-th sampled setting each)
 LOSS_SIDE = 96  # the loss sample's image side: whether a loss is finite does not depend on it
+# the loss sample's caps on the training-time RoI and proposal counts of train_cfg (which setting_key leaves
+# out): RoI heads on 512 sampled RoIs per image cost ~2-10 s a model on the CPU, whatever the backbone
+LOSS_TRAIN_CAPS = {'num': 64, 'max_per_img': 100, 'max_num': 100, 'nms_pre': 200}
 
 
 class Unsupported(NamedTuple):
@@ -118,28 +123,51 @@ class Sweep(NamedTuple):
     load_s: float
 
 
+@contextlib.contextmanager
+def each_file_parsed_once():
+    """Within the block, mmengine's own parser (``Config._file2dict``) reads each config file once: its result
+    is kept per (file, options) and every later read, a ``_base_`` shared by hundreds of configs above all,
+    gets a deep copy of it (no config sees another's edits). Loading the stock configs is ~3x faster; every
+    loaded config is the same."""
+    parse = Config.__dict__['_file2dict']
+    parsed = {}
+
+    def file2dict_once(filename, *args, **kwargs):
+        key = (osp.abspath(osp.expanduser(filename)), args, tuple(sorted(kwargs.items())))
+        if key not in parsed:
+            parsed[key] = parse.__func__(filename, *args, **kwargs)
+        return copy.deepcopy(parsed[key])
+
+    Config._file2dict = staticmethod(file2dict_once)
+    try:
+        yield
+    finally:
+        Config._file2dict = parse
+
+
 def collect(codebase: str) -> Sweep:
     root = config_root(codebase)
     start = time.time()
     paths = sorted(p for p in glob.glob(osp.join(root, '**', '*.py'), recursive=True)
                    if '_base_' not in osp.relpath(p, root).split(os.sep))
     unloadable, resnet, settings = {}, [], {}
-    for path in paths:
-        name = osp.relpath(path, root)
-        try:
-            cfg = Config.fromfile(path, import_custom_modules=False)
-        except Exception as e:  # a stock config this installation cannot load at all
-            unloadable[name] = f'{type(e).__name__}: {e}'.splitlines()[0]
-            continue
-        backbone = cfg.get('model', {}).get('backbone') if isinstance(cfg.get('model'), dict) else None
-        if not (isinstance(backbone, dict) and backbone.get('type') in RESNETS[codebase]):
-            continue
-        resnet.append(name)
-        key = setting_key(cfg.model)
-        if key in settings:
-            settings[key].configs.append(name)
-        else:
-            settings[key] = Setting([name], cfg)
+    with each_file_parsed_once():
+        for path in paths:
+            name = osp.relpath(path, root)
+            try:
+                cfg = Config.fromfile(path, import_custom_modules=False)
+            except Exception as e:  # a stock config this installation cannot load at all
+                unloadable[name] = f'{type(e).__name__}: {e}'.splitlines()[0]
+                continue
+            backbone = cfg.get('model', {}).get('backbone') if isinstance(cfg.get('model'), dict) else None
+            if not (isinstance(backbone, dict) and backbone.get('type') in RESNETS[codebase]):
+                continue
+            resnet.append(name)
+            key = setting_key(cfg.model)
+            if key in settings:
+                settings[key].configs.append(name)
+            else:
+                settings[key] = Setting([name], cfg)
     return Sweep(len(paths), unloadable, resnet, settings, time.time() - start)
 
 
@@ -217,11 +245,28 @@ def without_downloads(node):
     return out
 
 
+def with_fewer_rois(train_cfg):
+    """``train_cfg`` with each RoI / proposal count (a sampler's ``num``, ``max_per_img``, ``nms_pre``...)
+    capped by ``LOSS_TRAIN_CAPS``: how many RoIs a head samples changes the cost, not whether the swapped
+    backbone fits the detector."""
+    if isinstance(train_cfg, list):
+        return [with_fewer_rois(item) for item in train_cfg]
+    if not isinstance(train_cfg, dict):
+        return train_cfg
+    return type(train_cfg)({
+        key: min(value, LOSS_TRAIN_CAPS[key]) if key in LOSS_TRAIN_CAPS and type(value) is int
+        else with_fewer_rois(value) for key, value in train_cfg.items()})
+
+
 def initialised_here(cfg: Config, swap: str, codebase: str) -> ConfigDict:
     """The swapped model with its downloaded starts dropped (:func:`without_downloads`), so that
     ``init_weights()`` runs offline: stock parts such as Deformable DETR's ``level_embed``
-    (``torch.Tensor(n, c)``) hold whatever memory they got until it runs, which made a loss NaN now and then."""
-    return without_downloads(swapped_model(cfg, SWAPS[swap], codebase))
+    (``torch.Tensor(n, c)``) hold whatever memory they got until it runs, which made a loss NaN now and then.
+    For the loss sample: its training RoI counts capped (:func:`with_fewer_rois`)."""
+    model = without_downloads(swapped_model(cfg, SWAPS[swap], codebase))
+    if 'train_cfg' in model:
+        model.train_cfg = with_fewer_rois(model.train_cfg)
+    return model
 
 
 def scope(codebase: str, cfg: Config) -> str:
