@@ -57,7 +57,7 @@ setup(
     name='mmemanet',
     version=version['__version__'],
     description='MA/EMANet and EMCA multi-scale channel attention for MMPretrain and MMDetection',
-    long_description=open('README.md').read() if __import__('os').path.exists('README.md') else '',
+    long_description=open('README.md').read() if osp.exists('README.md') else '',
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmemanet', 'mmemanet.*']),
     python_requires='>=3.9',
@@ -67,7 +67,7 @@ setup(
         'torch>=2.1',
         'torchvision>=0.16',
         'mmengine==0.10.7',
-        'mmcv>=2.0.0,<2.2.0',
+        'mmcv>=2.1.0,<2.2.0',  # 2.1.0: the newest mmdet 3.3 takes; tested from torch 2.1 to 2.13
         'numpy',
     ],
     extras_require={

@@ -54,7 +54,7 @@ LOSS_PARTS = 2  # the loss sample runs as this many tests (every LOSS_PARTS-th s
 LOSS_SIDE = 96  # the loss sample's image side: whether a loss is finite does not depend on it
 # the loss sample's caps on the training-time RoI and proposal counts of train_cfg (which setting_key leaves
 # out): RoI heads on 512 sampled RoIs per image cost ~2-10 s a model on the CPU, whatever the backbone
-LOSS_TRAIN_CAPS = {'num': 64, 'max_per_img': 100, 'max_num': 100, 'nms_pre': 200}
+LOSS_TRAIN_CAPS = {'num': 16, 'max_per_img': 32, 'max_num': 32, 'nms_pre': 64}
 
 
 class Unsupported(NamedTuple):

@@ -2,22 +2,30 @@
 # Create (or reuse) the project-local virtual environment .venv with the pinned OpenMMLab stack.
 #
 # Idempotent: a finished install leaves .venv/.mmemanet-stack; while that stamp matches this
-# script, nothing is reinstalled and the run takes a second. pip's cache keeps the mmcv wheel
-# it built, so even a fresh .venv on the same machine skips the ~12-minute mmcv build.
+# script and its settings, nothing is reinstalled and the run takes a second. mmcv 2.1.0 is compiled
+# once per torch build and its wheel kept in ~/.cache/mmemanet/ (keyed by torch's version: a wheel
+# compiled against one torch does not load into another), so a fresh .venv skips the ~35-minute build.
 #
 # Environment:
-#   PYTHON=python3.11        interpreter used to create .venv
-#   MMEMANET_KEEP_TORCH=1    keep the torch/torchvision already in .venv (e.g. a CUDA build you
+#   PYTHON=python3.11        interpreter used to create the venv
+#   MMEMANET_KEEP_TORCH=1    keep the torch/torchvision already in the venv (e.g. a CUDA build you
 #                            installed yourself) instead of installing the pinned pair
+#   MMEMANET_VENV=.venv      where the environment goes (tools/env_matrix.sh makes one per torch)
+#   MMEMANET_TORCH="torch==2.13.0 torchvision==0.28.0"   the torch pair to install (from the package index)
+#   MMEMANET_NUMPY="numpy>=2,<3"                         numpy (torch < 2.3 needs numpy<2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3.11}
-VENV=.venv
+VENV=${MMEMANET_VENV:-.venv}
 STAMP=$VENV/.mmemanet-stack
-TORCH_PAIR="torch==2.13.0 torchvision==0.28.0"
-STACK="mmengine==0.10.7 mmdet==3.3.0 mmpretrain==1.2.0 numpy>=2,<3 pycocotools>=2.0.8 pytest pytest-xdist grad-cam>=1.5 onnx onnxruntime onnxscript flake8 isort"
-WANT="$(sha256sum tools/setup_env.sh setup.py | sha256sum | cut -c1-16) keep_torch=${MMEMANET_KEEP_TORCH:-0}"
+# the newest torch pair the stack builds with: torch 2.14's headers need C++20, which mmcv 2.1.0's build
+# (-std=c++17) does not give, so 2.13 is the newest torch mmcv 2.1.0 compiles against
+TORCH_PAIR=${MMEMANET_TORCH:-"torch==2.13.0 torchvision==0.28.0"}
+NUMPY=${MMEMANET_NUMPY:-"numpy>=2,<3"}
+STACK="mmengine==0.10.7 mmdet==3.3.0 mmpretrain==1.2.0 $NUMPY pycocotools>=2.0.8 pytest pytest-xdist grad-cam>=1.5 onnx onnxruntime onnxscript flake8 isort twine readme-renderer[md]"
+WANT="$(sha256sum tools/setup_env.sh setup.py | sha256sum | cut -c1-16) keep_torch=${MMEMANET_KEEP_TORCH:-0} torch=$TORCH_PAIR numpy=$NUMPY"
+MMCV_WHEELS=${XDG_CACHE_HOME:-$HOME/.cache}/mmemanet/mmcv-2.1.0
 
 if [[ -f $STAMP && "$(cat $STAMP)" == "$WANT" ]]; then
   exit 0
@@ -41,23 +49,29 @@ if [[ ${MMEMANET_KEEP_TORCH:-0} == 1 ]]; then
   say "keeping the torch already in $VENV (MMEMANET_KEEP_TORCH=1)"
   "$VENV/bin/python" -c "import torch, torchvision" || fail "MMEMANET_KEEP_TORCH=1 but torch/torchvision do not import in $VENV"
 else
-  # The machine-wide pip config points at a wheel directory holding torch 2.13.0+cpu, which pip
-  # prefers for torch==2.13.0; the PyPI torchvision does not work next to it. Install the matched
-  # pair from the package index alone.
-  say "installing $TORCH_PAIR from the package index (machine-local wheel directories ignored)"
+  # from the package index alone: a machine-local wheel directory may hold a CPU-only torch of the same version,
+  # beside which the index's torchvision does not load
+  say "installing $TORCH_PAIR from the package index"
   env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL PIP_CONFIG_FILE=/dev/null \
-    "${PIP[@]}" install -q $TORCH_PAIR "setuptools<81"
+    "${PIP[@]}" install -q $TORCH_PAIR "$NUMPY" "setuptools<81"
 fi
 
-if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops" 2>/dev/null \
-   || [[ "$("$VENV/bin/python" -c 'import mmcv; print(mmcv.__version__)')" != 2.1.0 ]]; then
-  say "building mmcv 2.1.0 with compiled ops (about 12 minutes the first time; cached by pip afterwards)"
+# mmcv's compiled ops load only into the torch they were compiled against: its wheel is kept per torch build
+TORCH_BUILD=$("$VENV/bin/python" -c 'import torch; print(torch.__version__)')
+if ! ls "$MMCV_WHEELS/torch-$TORCH_BUILD"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
+  say "compiling mmcv 2.1.0 with its ops against torch $TORCH_BUILD (about 35 minutes on 2 cores, once per torch build)"
   "${PIP[@]}" install -q "setuptools<81"  # torch pulls the newest setuptools when it is kept
-  MMCV_WITH_OPS=1 "${PIP[@]}" install -q --no-build-isolation mmcv==2.1.0
+  MMCV_WITH_OPS=1 "${PIP[@]}" wheel -q --no-deps --no-build-isolation --no-cache-dir \
+    -w "$MMCV_WHEELS/torch-$TORCH_BUILD" mmcv==2.1.0
 fi
+"${PIP[@]}" install -q --no-deps --force-reinstall "$MMCV_WHEELS/torch-$TORCH_BUILD"/mmcv-2.1.0-*.whl
 
 say "installing the OpenMMLab stack: $STACK"
 "${PIP[@]}" install -q $STACK "setuptools<81"
+# openmim without its dataset-download dependency (opendatalab -> openxlab pins setuptools 60, rich 13.4 and
+# requests 2.28, which this stack cannot take; mim's search / train / test never import it)
+"${PIP[@]}" install -q --no-deps openmim==0.3.9
+"${PIP[@]}" install -q click colorama model-index pandas tabulate
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e .
 
 say "verifying the stack"
@@ -75,7 +89,6 @@ import mmdet.models, mmpretrain.models
 import pkg_resources  # mmengine's mmdet::/mmpretrain:: config inheritance needs it
 import mmemanet
 assert mmcv.__version__ == '2.1.0', mmcv.__version__
-assert numpy.__version__.startswith('2.'), numpy.__version__
 print(f'python {sys.version.split()[0]}  torch {torch.__version__}  torchvision {torchvision.__version__}  '
       f'mmengine {mmengine.__version__}  mmcv {mmcv.__version__} (ops ok)  mmdet {mmdet.__version__}  '
       f'mmpretrain {mmpretrain.__version__}  numpy {numpy.__version__}  mmemanet {mmemanet.__version__}')
