@@ -14,9 +14,9 @@ import torch
 from mmengine.registry import MODELS
 
 import mmemanet  # noqa: F401
+from mmemanet.checkpoints import CheckpointLoadError, CheckpointMismatchError, load_from_local
 from mmemanet.datasets.checked import DatasetFileError
-from mmemanet.engine import CheckpointMismatchError, NonFiniteLossError
-from mmemanet.safe_loading import CheckpointLoadError, load_from_local
+from mmemanet.engine import NonFiniteLossError
 from mmemanet.testing.synthetic_datasets import write_coco, write_voc
 
 

@@ -17,8 +17,7 @@ import torch
 from torch import nn
 
 import mmemanet  # noqa: F401
-from mmemanet.engine.reference_emanet import ReferenceCheckpointError, convert_reference_emanet
-from mmemanet.safe_loading import load_from_local
+from mmemanet.checkpoints import ReferenceCheckpointError, convert_reference_emanet, load_from_local
 
 from reference_emanet import RefEMANet
 from tool_modules import ROOT

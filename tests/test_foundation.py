@@ -12,7 +12,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner, load_checkpoint
 
 import mmemanet
-from mmemanet.safe_loading import CheckpointLoadError, load_from_local
+from mmemanet.checkpoints import CheckpointLoadError, load_from_local
 
 BACKBONES = ('AttnResNet', 'EMANet', 'EMCAResNet')
 HOOKS = ('NonFiniteLossHook', 'CheckpointCompatibilityHook', 'ExactResumeHook')
@@ -163,7 +163,7 @@ def test_checkpoints_carrying_code_are_refused(tmp_path, payload, reason):
 def test_allowed_getattr_is_limited_to_history_buffer_statistics():
     from mmengine.logging.history_buffer import HistoryBuffer
 
-    from mmemanet.safe_loading import checkpoint_getattr
+    from mmemanet.checkpoints.safe_loading import checkpoint_getattr
     assert checkpoint_getattr(HistoryBuffer, 'mean') is HistoryBuffer.mean
     for obj, name in ((HistoryBuffer, 'update'), (HistoryBuffer, '__class__'), (torch, 'load')):
         with pytest.raises(pickle.UnpicklingError):

@@ -27,8 +27,8 @@ import torchvision
 from mmengine.config import Config
 
 import mmemanet  # noqa: F401  (registers the datasets)
+from mmemanet.checkpoints.start import StartCheckpointError, cached_file, check_start_checkpoints, checkpoint_url
 from mmemanet.datasets import DatasetFileError
-from mmemanet.engine.start_checkpoint import StartCheckpointError, cached_file, check_start_checkpoints, checkpoint_url
 from mmemanet.testing.synthetic_datasets import write_cifar10
 
 from tool_modules import ROOT
@@ -169,7 +169,7 @@ def test_unavailable_start_is_one_line_that_says_how_to_run_offline(tmp_path, mo
 
 
 def test_start_checkpoints_are_found_in_lists_and_pretrained():
-    from mmemanet.engine.start_checkpoint import start_checkpoints
+    from mmemanet.checkpoints.start import start_checkpoints
     model = dict(backbone=dict(init_cfg=[dict(type='Kaiming', layer='Conv2d'),
                                          dict(type='Pretrained', checkpoint='a.pth')]),
                  neck=dict(pretrained='b.pth'), head=dict(init_cfg=None))

@@ -13,8 +13,8 @@ import mmdet
 import mmpretrain
 import pytest
 
-from mmemanet.engine import CheckpointMismatchError, NonFiniteLossError
-from mmemanet.engine.start_checkpoint import StartCheckpointError
+from mmemanet.checkpoints import CheckpointMismatchError, StartCheckpointError
+from mmemanet.engine import NonFiniteLossError
 
 from tool_runs import run_captured
 

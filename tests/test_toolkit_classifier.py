@@ -21,7 +21,7 @@ from mmengine.registry import MODELS
 from mmengine.runner import CheckpointLoader
 
 import mmemanet  # noqa: F401
-from mmemanet.engine import CheckpointMismatchError
+from mmemanet.checkpoints import CheckpointMismatchError
 
 from tool_modules import load_tool
 from tool_runs import once_per_session, run_in_process

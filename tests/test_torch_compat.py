@@ -9,7 +9,7 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-from mmemanet import safe_loading
+from mmemanet.checkpoints import safe_loading
 from mmemanet.models.layers.mixture_attention import MixtureAttention
 from mmemanet.models.layers.precision import autocast_off
 from mmemanet.utils import torch_compat

@@ -12,8 +12,6 @@ from torch import nn
 
 from .presets import DETECTOR_PRESETS, PRESETS, Preset
 
-KINDS = ('classifier', 'detector', 'backbone')
-
 
 @dataclass
 class BuiltModel:

@@ -6,6 +6,9 @@ pooling + linear head), the input size of its table, and the published parameter
 """
 from typing import Dict, NamedTuple, Optional, Tuple
 
+#: the published ECA-ResNet-50's gates: kernel sizes 3, 5, 5, 7 for its four stages
+ECA_RESNET50_GATES = [dict(type='ECAGate', kernel_size=k) for k in (3, 5, 5, 7)]
+
 
 class Preset(NamedTuple):
     backbone: dict
@@ -43,9 +46,7 @@ PRESETS: Dict[str, Preset] = {
     'cifar_epsanet50': _cifar(dict(type='AttnResNet', mixer=dict(type='PyramidSplitAttention')), 19.58, 1.066),
     'cifar_se_resnet50': _cifar(dict(type='AttnResNet', attention=dict(type='SEGate')),
                                 24.83, 1.219),
-    'cifar_eca_resnet50': _cifar(
-        dict(type='AttnResNet',
-             attention=[dict(type='ECAGate', kernel_size=k) for k in (3, 5, 5, 7)]), 22.43, 1.217),
+    'cifar_eca_resnet50': _cifar(dict(type='AttnResNet', attention=ECA_RESNET50_GATES), 22.43, 1.217),
     'cifar_fcanet50': _cifar(dict(type='AttnResNet', attention=[
         dict(type='FcaGate', dct_size=s) for s in (56, 28, 14, 7)])),
     'cifar_emanet50': _cifar(dict(type='EMANet'), 20.20, 1.119),
@@ -60,7 +61,7 @@ for _depth, _published in ((18, (11.148, 11.231, 11.190, 11.148, 11.150)),
         dict(type='AttnResNet', attention=dict(type='SEGate')), _depth, _se)
     PRESETS[f'eca_resnet{_depth}'] = _imagenet(
         dict(type='AttnResNet', attention=dict(type='ECAGate', kernel_size=3) if _depth < 50 else
-             [dict(type='ECAGate', kernel_size=k) for k in (3, 5, 5, 7)]), _depth)
+             ECA_RESNET50_GATES), _depth)
     PRESETS[f'srm_resnet{_depth}'] = _imagenet(
         dict(type='AttnResNet', attention=dict(type='SRMGate')), _depth)
     for _host, _p in (('se', _emca_se), ('eca', _emca_eca), ('srm', _emca_srm)):
@@ -100,8 +101,7 @@ DETECTOR_PRESETS: Dict[str, DetectorPreset] = {
     'faster_rcnn_emca_eca50': DetectorPreset(dict(type='EMCAResNet', host='eca')),
     'faster_rcnn_emca_se50': DetectorPreset(dict(type='EMCAResNet', host='se')),
     'faster_rcnn_se50': DetectorPreset(dict(type='AttnResNet', attention=dict(type='SEGate'))),
-    'faster_rcnn_eca50': DetectorPreset(
-        dict(type='AttnResNet', attention=[dict(type='ECAGate', kernel_size=k) for k in (3, 5, 5, 7)])),
+    'faster_rcnn_eca50': DetectorPreset(dict(type='AttnResNet', attention=ECA_RESNET50_GATES)),
 }
 
 # The EMANet paper's VOC0712 Faster R-CNN figures (params / 2^20 and MACs / 2^30 as the paper counts them),

@@ -1,16 +1,14 @@
-"""Training / checkpoint machinery: hooks, checkpoint compatibility checks, reference conversion.
+"""Training machinery: the Runner hooks, the checks a run gets before anything is built, and what
+tools/train.py and tools/test.py add to the stock tools.
 
 - :class:`~.hooks.NonFiniteLossHook`, :class:`~.hooks.StartCheckpointHook`,
-  :class:`~.hooks.CheckpointCompatibilityHook`, :class:`~.hooks.ExactResumeHook` (root ``HOOKS``);
-- :mod:`.checkpoint_fit`: does a checkpoint fit a model (keys and shapes listed; the comparison and
-  the pretrained-start report are in :mod:`mmemanet.state_dicts`);
-- :mod:`.reference_emanet`: reference EMANet checkpoints -> this package's classifier.
+  :class:`~.hooks.CheckpointCompatibilityHook`, :class:`~.hooks.ExactResumeHook` (root ``HOOKS``; the checkpoint
+  checks they run are in :mod:`mmemanet.checkpoints`);
+- :mod:`.preflight`: what a run needs, checked before anything is built;
+- :mod:`.launcher`: the tools' shared arguments, gloo CPU processes, one-line errors.
 """
-from .checkpoint_fit import CheckpointMismatchError, check_state_dict_fits
 from .hooks import (CheckpointCompatibilityHook, ExactResumeHook, NonFiniteLossError, NonFiniteLossHook,
                     StartCheckpointHook)
-from .reference_emanet import ReferenceCheckpointError, convert_reference_emanet
 
-__all__ = ['CheckpointCompatibilityHook', 'CheckpointMismatchError', 'ExactResumeHook', 'NonFiniteLossError',
-           'NonFiniteLossHook', 'ReferenceCheckpointError', 'StartCheckpointHook', 'check_state_dict_fits',
-           'convert_reference_emanet']
+__all__ = ['CheckpointCompatibilityHook', 'ExactResumeHook', 'NonFiniteLossError', 'NonFiniteLossHook',
+           'StartCheckpointHook']

@@ -15,9 +15,9 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop
 
-from ..state_dicts import model_state_of
-from .checkpoint_fit import check_state_dict_fits
-from .start_checkpoint import check_start_checkpoints
+from ..checkpoints.compare import check_state_dict_fits
+from ..checkpoints.model_state import model_state_of
+from ..checkpoints.start import check_start_checkpoints
 
 
 def is_training(runner) -> bool:
@@ -73,7 +73,7 @@ class NonFiniteLossHook(Hook):
 class StartCheckpointHook(Hook):
     """Before a training run initialises its weights, check that every start checkpoint of ``runner.cfg.model``
     (``init_cfg=dict(type='Pretrained', ...)``, ``pretrained=``) is on disk, in the download cache or
-    downloadable; else :class:`~mmemanet.engine.start_checkpoint.StartCheckpointError`, one line that says how to
+    downloadable; else :class:`~mmemanet.checkpoints.start.StartCheckpointError`, one line that says how to
     run offline (``before_run``, training only: a test run initialises nothing).
 
     Usage: ``custom_hooks = [dict(type='StartCheckpointHook')]`` (with ``mmemanet`` imported).
@@ -91,7 +91,7 @@ class CheckpointCompatibilityHook(Hook):
 
     mmengine loads ``load_from`` / ``tools/test.py`` checkpoints with ``strict=False`` and only warns, so a
     checkpoint of another architecture silently tests a mostly random model. This hook
-    (``after_load_checkpoint``) raises :class:`~mmemanet.engine.checkpoint_fit.CheckpointMismatchError` listing the
+    (``after_load_checkpoint``) raises :class:`~mmemanet.checkpoints.compare.CheckpointMismatchError` listing the
     first mismatching keys and both shapes. It checks test and val runs (and a bare ``runner.load_checkpoint``);
     a training run's ``load_from`` may fine-tune from another head, and is left to mmengine.
 

@@ -21,9 +21,9 @@ from mmengine.registry import MODEL_WRAPPERS, RUNNERS, init_default_scope
 from mmengine.runner import Runner
 from torch.nn.parallel import DistributedDataParallel
 
+from ..checkpoints.start import StartCheckpointError
 from ..datasets import DatasetFileError
 from .preflight import RunCheckError
-from .start_checkpoint import StartCheckpointError
 
 LAUNCHERS = ['none', 'pytorch', 'slurm', 'mpi']
 CFG_OPTIONS_HELP = (
@@ -70,7 +70,7 @@ def load_config(args: argparse.Namespace) -> Config:
 def one_line_errors():
     """End the tool with one line per problem, not a traceback, on the input errors this package words for the
     user: a missing or broken dataset (:class:`~mmemanet.datasets.DatasetFileError`) and a start checkpoint that
-    cannot be had (:class:`~mmemanet.engine.start_checkpoint.StartCheckpointError`), alone or found together by
+    cannot be had (:class:`~mmemanet.checkpoints.start.StartCheckpointError`), alone or found together by
     :func:`~.preflight.check_run`. The lines go to stderr, prefixed with the rank in a distributed run; the
     exit status is 1.
 

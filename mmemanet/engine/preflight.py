@@ -2,9 +2,9 @@
 start checkpoints.
 
 The checked datasets (:mod:`mmemanet.datasets`) raise a one-line :class:`~mmemanet.datasets.DatasetFileError`
-when their files are missing, and :func:`~.start_checkpoint.check_start_checkpoints` a
-:class:`~.start_checkpoint.StartCheckpointError`; a Runner would get there only after building the model, and
-a distributed launch once per process, before torchrun's own traceback. ``tools/train.py`` / ``test.py`` call
+when their files are missing, and :func:`~mmemanet.checkpoints.start.check_start_checkpoints` a
+:class:`~mmemanet.checkpoints.start.StartCheckpointError`; a Runner would get there only after building the
+model, and a distributed launch once per process, before torchrun's own traceback. ``tools/train.py`` / ``test.py`` call
 :func:`check_run` first, and ``tools/dist_train.sh`` / ``dist_test.sh`` run it once before torchrun starts the
 processes (``--check-only``): one line per problem.
 """
@@ -14,8 +14,8 @@ from typing import Iterator, List, Sequence
 from mmengine.config import Config
 from mmengine.registry import DATASETS
 
+from ..checkpoints.start import StartCheckpointError, check_start_checkpoints
 from ..datasets import DatasetFileError
-from .start_checkpoint import StartCheckpointError, check_start_checkpoints
 
 DATALOADERS = {'train': ('train_dataloader', 'val_dataloader'), 'test': ('test_dataloader', )}
 

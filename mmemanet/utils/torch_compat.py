@@ -15,7 +15,7 @@ API used                           since     fallback
 ``torch.onnx.export(dynamo=True)`` 2.5       the TorchScript exporter writing the file itself
 ``add_safe_globals`` (with the     2.6       torch < 2.6 does not load weights-only by default: see
 ``(func, name)`` form)                       :func:`weights_only_by_default` and
-                                             :mod:`mmemanet.safe_loading`
+                                             :mod:`mmemanet.checkpoints.safe_loading`
 ================================== ========= =========================================================
 
 ``torch.is_autocast_enabled`` and ``torch.get_autocast_dtype`` took a device type in the same release
@@ -76,6 +76,6 @@ def onnx_has_dynamo_exporter() -> bool:
 def weights_only_by_default() -> bool:
     """Whether ``torch.load`` loads weights-only by default (torch >= 2.6), which is also where
     ``torch.serialization.add_safe_globals`` takes the ``(function, 'module.name')`` form
-    :mod:`mmemanet.safe_loading` relies on."""
+    :mod:`mmemanet.checkpoints.safe_loading` relies on."""
     return (hasattr(torch.serialization, 'add_safe_globals')
             and TorchVersion(torch.__version__.split('+')[0]) >= (2, 6))

@@ -18,9 +18,9 @@ matplotlib.use('Agg')  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import MODELS, init_default_scope  # noqa: E402
-from mmengine.runner import CheckpointLoader  # noqa: E402
 
 import mmemanet  # noqa: E402,F401  (registers the backbones; safe checkpoint loading)
+from mmemanet.checkpoints import load_model_state  # noqa: E402
 from mmemanet.models.backbones import AttnResNet  # noqa: E402
 from mmemanet.models.layers import EMCA  # noqa: E402
 
@@ -41,10 +41,9 @@ def load_backbone(config: str, checkpoint: str, cfg_options=None):
         init_default_scope(cfg.default_scope)  # the codebase's registry (mmdet or mmpretrain)
     backbone = MODELS.build(dict(cfg.model.backbone, init_cfg=None))
     if not isinstance(backbone, AttnResNet):
-        raise ValueError(f'{config!r} has the backbone {type(backbone).__name__}; EMCA gates with earlier '
-                         'scales live in this package\'s backbones (EMCAResNet, AttnResNet with emca=)')
-    state = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    state = state.get('state_dict', state)
+        raise ValueError(f'{config!r} has the backbone {type(backbone).__name__}; EMCA gates live in this '
+                         "package's backbones (EMCAResNet, or AttnResNet with attention=dict(type='EMCA', ...))")
+    state = load_model_state(checkpoint)
     prefix = 'backbone.'
     weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     if not weights:

@@ -35,13 +35,12 @@ import numpy as np  # noqa: E402
 import pytorch_grad_cam as cam_lib  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import CheckpointLoader  # noqa: E402
 from mmpretrain.apis import get_model  # noqa: E402
 from pytorch_grad_cam.utils.image import show_cam_on_image  # noqa: E402
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
 
 import mmemanet  # noqa: E402,F401  (registers the modules; safe checkpoint loading)
-from mmemanet.engine import check_state_dict_fits  # noqa: E402
+from mmemanet.checkpoints import check_state_dict_fits, load_model_state  # noqa: E402
 from mmemanet.models.layers import EMCA  # noqa: E402
 
 # the CAM methods that compute from activations and gradients of the target layers
@@ -126,8 +125,7 @@ def load_classifier(config: str, checkpoint: str, label: str, target_layers: Seq
         raise ValueError(f'{config!r} has default_scope={cfg.get("default_scope")!r}; Grad-CAM here needs '
                          "a classifier config (default_scope='mmpretrain')")
     model = get_model(cfg, checkpoint, device=device)
-    state = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    check_state_dict_fits(model.state_dict(), state.get('state_dict', state), source=checkpoint)
+    check_state_dict_fits(model.state_dict(), load_model_state(checkpoint), source=checkpoint)
     names = dict(model.named_modules())
     layers = list(target_layers) or default_target_layers(model)
     unknown = [name for name in layers if name not in names]

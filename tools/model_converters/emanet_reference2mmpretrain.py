@@ -9,7 +9,7 @@ reference evaluation ``main.py -a emanet50 -e --resume ckpt.pth`` becomes::
     python tools/test.py configs/emanet/emanet50_cifar10.py emanet50_cifar10.pth
 
 The input is loaded with ``weights_only=True`` (no code in the file is executed). The mapping is
-exact (see :mod:`mmemanet.engine.reference_emanet`): every reference tensor is used and every model
+exact (see :mod:`mmemanet.checkpoints.reference_conversion`): every reference tensor is used and every model
 tensor is filled, else the converter stops and lists the missing / unexpected keys and the shape
 mismatches.
 """
@@ -23,8 +23,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmemanet  # noqa: F401  (registers EMANet; safe checkpoint loading)
-from mmemanet.engine.reference_emanet import ReferenceCheckpointError, convert_reference_emanet
-from mmemanet.safe_loading import CheckpointLoadError, load_from_local
+from mmemanet.checkpoints import (CheckpointLoadError, ReferenceCheckpointError, convert_reference_emanet,
+                                  load_from_local)
 
 DEFAULT_CONFIG = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
                           'emanet', 'emanet50_cifar10.py')

@@ -15,12 +15,19 @@ class EMANet(AttnResNet):
     detection, so a stock mmdet / mmpretrain ResNet config takes ``type='EMANet'`` as it is.
 
     Args:
-        groups: MA branch groups, one tuple for every stage or one tuple per stage.
-        kernels: MA branch kernels (same length as each groups tuple).
-        ma_impl: ``'fused'`` (fast, default) or ``'reference'`` (per-branch formulation); both
-            hold the same parameters and compute the same function.
-        zero_init_residual: False by default (the paper's initialisation).
-        **kwargs: everything :class:`AttnResNet` takes (depth, out_indices, frozen_stages, ...).
+        depth (int): Depth of the network, one of 18, 34, 50, 101, 152. Default: 50.
+        stem (str): ``'imagenet'`` (7x7/2 conv + max-pool) or ``'cifar'`` (3x3/1 conv, the published
+            network's). Default: 'imagenet'.
+        groups (Sequence[int] | Sequence[Sequence[int]]): Group count of each MA branch conv, one tuple for
+            every stage or one tuple per stage. Default: (1, 4, 8, 16).
+        kernels (Sequence[int]): Kernel size of each MA branch conv (odd, as many as each groups tuple).
+            Default: (3, 5, 7, 9).
+        ma_impl (str): ``'fused'`` (fast) or ``'reference'`` (the per-branch formulation); both hold the same
+            parameters and compute the same function. Default: 'fused'.
+        zero_init_residual (bool): Zero the weight of each block's last norm (see :class:`AttnResNet`); off
+            as in the paper's initialisation. Default: False.
+        **kwargs: Every other argument of :class:`AttnResNet` (``out_indices``, ``frozen_stages``, ...);
+            not ``mixer``, which EMANet sets.
 
     Shapes: as :class:`AttnResNet`; e.g. depth 50, ``stem='cifar'``, [B, 3, 32, 32] ->
     ([B, 2048, 4, 4],) with the default ``out_indices=(3,)``.

@@ -87,16 +87,25 @@ class EMCAResNet(AttnResNet):
     pre-hook. The store holds the descriptors of the running forward only.
 
     Args:
-        host: ``'se'`` | ``'eca'`` | ``'srm'``.
-        host_cfg: options of the host gate (e.g. ``dict(ratio=16)``, ``dict(kernel_size=5)``).
-        prev_stages: S, how many preceding stages feed a stage: 0, 1 (default) or ``'all'``.
-        prev_blocks: N', how many blocks of each such stage: 0, 1 (the last) or ``'all'`` (default).
-        tap: ``'output'`` (block outputs, default) or ``'branch'`` (residual-branch outputs, after the gate).
-        gate: ``'mul'`` (u * s, default) or ``'one_plus'`` (u * (1 + s)).
-        fusion_init: ``'equal'`` (1/R, default) or ``'default'``.
-        where: ``'first'`` block of each stage (default) or ``'every'`` block.
-        zero_init_residual: False by default (the paper's initialisation).
-        **kwargs: everything :class:`AttnResNet` takes.
+        depth (int): Depth of the network, one of 18, 34, 50, 101, 152. Default: 50.
+        host (str): The channel attention EMCA extends: ``'se'``, ``'eca'`` or ``'srm'``. Default: 'se'.
+        host_cfg (dict, optional): Options of the host gate (e.g. ``dict(ratio=16)``,
+            ``dict(kernel_size=5)``). Default: None.
+        prev_stages (int | str): S, how many preceding stages feed a stage's gates: 0, 1 or ``'all'``.
+            Default: 1.
+        prev_blocks (int | str): N', how many blocks of each such stage: 0, 1 (the last) or ``'all'``.
+            Default: 'all'.
+        tap (str): What an earlier block contributes: ``'output'`` (its output) or ``'branch'`` (its residual
+            branch, after its gate). Default: 'output'.
+        gate (str): How the attention scales a map: ``'mul'`` (u * s, published) or ``'one_plus'``
+            (u * (1 + s)). Default: 'mul'.
+        fusion_init (str): Initial fusion weights: ``'equal'`` (1/R each) or ``'default'`` (the default init of
+            the equivalent ``Conv1d``, see :class:`~mmemanet.models.layers.EMCA`). Default: 'equal'.
+        where (str): Which blocks get an EMCA gate: ``'first'`` block of each stage or ``'every'`` block.
+            Default: 'first'.
+        zero_init_residual (bool): Zero the weight of each block's last norm (see :class:`AttnResNet`); off
+            as in the paper's initialisation. Default: False.
+        **kwargs: Every other argument of :class:`AttnResNet`; not ``attention``, which EMCAResNet sets.
 
     Shapes: as :class:`AttnResNet`.
     """

@@ -17,7 +17,7 @@ from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ...state_dicts import report_pretrained_init
+from ...checkpoints.pretrained_report import recorded_loads, report_pretrained_init
 from ..layers import SoftBAN
 from .blocks import BasicBlock, Bottleneck
 from .errors import PeerAssertionError, PeerAttributeError, PeerKeyError
@@ -71,26 +71,70 @@ class AttnResNet(BaseModule):
     """ResNet (depth 18/34/50/101/152) with optional attention, for classification and detection.
 
     Takes every argument of mmdet 3.3's ``ResNet`` and mmpretrain 1.2's ``ResNet`` family with the same
-    meaning: ``stem_channels``, ``base_channels``, ``expansion``, ``num_stages``, ``strides``,
-    ``dilations``, ``out_indices``, ``style`` ('pytorch' | 'caffe'), ``deep_stem``, ``avg_down``,
-    ``frozen_stages``, ``conv_cfg``, ``norm_cfg``, ``norm_eval``, ``dcn`` + ``stage_with_dcn``,
-    ``plugins``, ``with_cp``, ``zero_init_residual``, ``drop_path_rate``, ``pretrained`` (deprecated)
-    and ``init_cfg`` (a dict or a list), plus mmseg's ``contract_dilation``. Where the two codebases'
-    defaults differ (``out_indices``, ``norm_eval``, ``key_layout``: :data:`CODEBASE_DEFAULTS`), None takes
-    the class's :attr:`defaults`: mmpretrain's here (the root and mmpretrain registry entries), mmdet's in the
-    classes that ``mmdet.registry.MODELS`` builds under the same names (``codebases.py``). The global default
-    scope plays no part in construction.
+    meaning, plus mmseg's ``contract_dilation`` and this package's ``stem``, ``mixer``, ``attention`` and
+    ``key_layout``. Where the two codebases' defaults differ (``out_indices``, ``norm_eval``, ``key_layout``:
+    :data:`CODEBASE_DEFAULTS`), None takes the class's :attr:`defaults`: mmpretrain's here (the root and
+    mmpretrain registry entries), mmdet's in the classes that ``mmdet.registry.MODELS`` builds under the same
+    names (``codebases.py``). The global default scope plays no part in construction.
 
-    Args (this package's own):
-        stem: ``'imagenet'`` (7x7/2 conv + 3x3/2 max-pool, or three 3x3 convs with ``deep_stem``) or
-            ``'cifar'`` (3x3/1 conv, no pool: mmpretrain's ``ResNet_CIFAR``).
-        mixer: module that replaces each block's 3x3 conv (one dict, or one per stage).
-        attention: channel gate after the last norm of every block (one dict, or one per stage).
-        key_layout: ``'mmdet'`` | ``'mmpretrain'``: the two codebases name a deep stem
-            (``stem.0`` / ``stem.0.conv``) and an ``avg_down`` shortcut of a stride-1 block differently.
-            None: the class's :attr:`defaults` (mmpretrain's; mmdet's for mmdet's registry entry).
-            Checkpoints of either layout load into either (keys translated on load).
-        init_cfg: with ``init_cfg=None`` the papers' reference initialisation (:func:`reference_init`).
+    Args:
+        depth (int): Depth of the network, one of 18, 34 (BasicBlock), 50, 101, 152 (Bottleneck).
+        in_channels (int): Number of input image channels. Default: 3.
+        stem_channels (int, optional): Number of output channels of the stem; None: ``base_channels``.
+            Default: None.
+        base_channels (int): Number of channels (``planes``) of the first stage's blocks, doubled at every
+            stage; a block outputs ``planes * expansion``. Default: 64.
+        expansion (int, optional): Ratio of a block's output channels to its ``planes``; None: the block's own
+            (1 for BasicBlock, 4 for Bottleneck). Default: None.
+        num_stages (int): Number of stages, 1 to 4. Default: 4.
+        strides (Sequence[int]): Stride of the first block of each stage. Default: (1, 2, 2, 2).
+        dilations (Sequence[int], optional): Dilation of each stage; None: 1 for every stage. Default: None.
+        out_indices (Sequence[int], optional): Stages whose outputs ``forward`` returns; None: the class's
+            :attr:`defaults` (``(3, )``; mmdet's registry entry ``(0, 1, 2, 3)``). Default: None.
+        style (str): ``'pytorch'`` (the 3x3 conv of a Bottleneck strides) or ``'caffe'`` (its first 1x1 conv
+            strides). Default: 'pytorch'.
+        stem (str): ``'imagenet'`` (7x7/2 conv + 3x3/2 max-pool, or three 3x3 convs with ``deep_stem``) or
+            ``'cifar'`` (3x3/1 conv, no pool: mmpretrain's ``ResNet_CIFAR``). Default: 'imagenet'.
+        deep_stem (bool): Three 3x3 convs in place of the 7x7 stem conv (ResNetV1c / ResNetV1d).
+            Default: False.
+        avg_down (bool): Downsample a shortcut by an average pool before its 1x1 conv instead of a strided 1x1
+            conv (ResNetV1d). Default: False.
+        contract_dilation (bool): Halve the dilation of the first block of a dilated stage (mmseg).
+            Default: False.
+        frozen_stages (int): Freeze (eval mode, no gradients) the stem and the first ``frozen_stages`` stages;
+            -1: nothing, 0: the stem only. Default: -1.
+        mixer (dict | Sequence[dict | None], optional): Config of the module that replaces each block's 3x3
+            conv and carries its stride (e.g. ``dict(type='MixtureAttention')``), one for all stages or one
+            per stage (None: the 3x3 conv). Default: None.
+        attention (dict | Sequence[dict | None], optional): Config of the channel gate after the last norm of
+            each block (e.g. ``dict(type='SEGate')``), one for all stages or one per stage. Default: None.
+        dcn (dict, optional): Config of the deformable conv that replaces the 3x3 conv in the stages that
+            ``stage_with_dcn`` flags. Default: None.
+        stage_with_dcn (Sequence[bool]): Which stages use ``dcn``, one flag per stage.
+            Default: (False, False, False, False).
+        plugins (Sequence[dict], optional): mmdet's block plugins, each ``dict(cfg=..., position=...,
+            stages=...)``: ``position`` ``'after_conv1'`` | ``'after_conv2'`` | ``'after_conv3'`` (Bottleneck
+            only), ``stages`` one flag per stage (absent: every stage). Default: None.
+        conv_cfg (dict, optional): Config of the conv layers; None: ``nn.Conv2d``. Default: None.
+        norm_cfg (dict): Config of the norm layers. Default: dict(type='BN', requires_grad=True).
+        norm_eval (bool, optional): Keep the batch norms and SoftBANs in eval mode while training (their running
+            statistics frozen); None: the class's :attr:`defaults` (False; mmdet's registry entry True).
+            Default: None.
+        with_cp (bool): Recompute each block in backward (activation checkpointing): less memory, slower
+            training. Default: False.
+        zero_init_residual (bool): Zero the weight of each block's last norm, so that every residual block
+            starts as the identity (not after a pretrained start). Default: True.
+        drop_path_rate (float): Stochastic depth rate of the last block, rising linearly from 0 over all the
+            blocks (mmpretrain). Default: 0.0.
+        key_layout (str, optional): ``'mmdet'`` | ``'mmpretrain'``: how the state dict names a deep stem
+            (``stem.0`` / ``stem.0.conv``) and the ``avg_down`` shortcut of a stride-1 block; checkpoints of
+            either layout load into either (keys translated on load). None: the class's :attr:`defaults`
+            (``'mmpretrain'``; mmdet's registry entry ``'mmdet'``). Default: None.
+        pretrained (str, optional): Deprecated: a checkpoint to start from, as
+            ``init_cfg=dict(type='Pretrained', checkpoint=pretrained)``. Default: None.
+        init_cfg (dict | list[dict], optional): Initialisation config (a ``Pretrained`` start logs one line on
+            what it loaded); None: the papers' reference initialisation (:func:`reference_init`).
+            Default: None.
 
     Shapes: [B, in_channels, H, W] -> tuple of [B, C_i, H / s_i, W / s_i] for i in ``out_indices``
     with C_i = base_channels * 2**i * expansion and s_i = 4 * 2**i (ImageNet stem) or 2**i (CIFAR
@@ -348,9 +392,10 @@ class AttnResNet(BaseModule):
         if self.init_cfg is None:
             reference_init(self)
         first_init = not self.is_init
-        super().init_weights()
-        if pretrained and first_init:  # one log line: what the checkpoint filled, what it did not
-            report_pretrained_init(self, pretrained, adapt=self.adapt_state_dict)
+        with recorded_loads(self) as loads:  # as read, after the key-layout translation
+            super().init_weights()
+        if pretrained and loads:  # one log line: what the checkpoint filled, what it did not
+            report_pretrained_init(self, pretrained, loads[0])
         if self.zero_init_residual and not pretrained and first_init:
             for m in self.modules():
                 if isinstance(m, (BasicBlock, Bottleneck)):

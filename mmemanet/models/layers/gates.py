@@ -9,7 +9,7 @@ from .precision import autocast_off, cast_to, spatial_mean
 
 def apply_scale(x, factors, inplace=False):
     """``x * factors``; with ``inplace=True``, ``x.mul_(factors)`` unless autograd is recording (inference
-    then makes no new tensor of ``x``'s size: on CPU a fresh stage-1 map costs more than the multiply)."""
+    then makes no new tensor of ``x``'s size)."""
     recording = torch.is_grad_enabled() and (x.requires_grad or factors.requires_grad)
     return x.mul_(factors) if inplace and not recording else x * factors
 

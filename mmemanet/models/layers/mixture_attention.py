@@ -1,3 +1,13 @@
+"""Mixture Attention (MA), the module EMANet puts in place of a ResNet block's 3x3 convolution.
+
+- :class:`MixtureAttention`: ``x: [B, C_in, H, W] -> [B, P, H / stride, W / stride]``, four ConvMixer
+  branches weighted by one shared SE with a softmax across the branches; a fused path over all P channels
+  and the per-branch reference path on the same parameters;
+- :data:`REFERENCE_BRANCH_PATHS`, :class:`ReferencePiece`, :func:`reference_pieces`: where each tensor of the
+  reference implementation's per-branch layout lives in the fused state dict (the checkpoint converter,
+  :mod:`mmemanet.checkpoints.reference_conversion`, and the tests read them);
+- :func:`branch_conv`, :func:`to_format`: the CPU fast paths of the fused forward.
+"""
 from typing import Dict, List, NamedTuple
 
 import torch
@@ -27,7 +37,7 @@ def memory_format_of(x):
 
 class _ToFormat(torch.autograd.Function):
     """``x.contiguous(memory_format=fmt)`` whose gradient goes back in ``x``'s own format (plain autograd
-    would pass it on in ``fmt``, and on CPU elementwise ops on mixed formats are up to 10x slower)."""
+    would pass it on in ``fmt``, and on CPU elementwise ops on mixed formats are slow)."""
 
     @staticmethod
     def forward(ctx, x, fmt):
@@ -53,8 +63,8 @@ def branch_conv(x, weight, stride, padding, groups):
     """``F.conv2d(x, weight, None, stride, padding, 1, groups)``. On CPU, a grouped convolution with ONE output
     channel per group and several inputs per group (MA's k = 9, g = 16 branch at P = 64) runs as the depthwise
     convolution with the same taps followed by a sum over each group's input channels: the same function (to
-    float32 round-off), whose forward oneDNN runs ~3.5x faster (41 -> 12 ms for 32 x 64 x 32 x 32 channels_last,
-    2-core AMD EPYC, AVX2; the grouped kernel is slow for such narrow groups). Elsewhere a plain ``conv2d``."""
+    float32 round-off), which oneDNN runs faster (its grouped kernel is slow for such narrow groups; the
+    README's benchmarks give the figures). Elsewhere a plain ``conv2d``."""
     out_channels, per_group = weight.shape[:2]
     if x.device.type != 'cpu' or out_channels != groups or per_group == 1:
         return F.conv2d(x, weight, None, stride, padding, 1, groups)
@@ -234,11 +244,11 @@ class MixtureAttention(BaseModule):
 
     def _forward_fused(self, x):
         out_format = memory_format_of(x)
-        # On CPU, oneDNN's grouped / depthwise convolutions are 10-40x faster in channels_last (NHWC) than
+        # On CPU, oneDNN's grouped / depthwise convolutions are much faster in channels_last (NHWC) than
         # in NCHW (backward most of all), while batch norm is faster AND sums more accurately in NCHW: the
         # convolutions run in channels_last, everything else in NCHW. Elsewhere the input's format is kept.
         # Format changes come before the GELUs and send gradients back in the original format: gelu_backward,
-        # add, threshold_backward on mixed formats are up to 10x slower.
+        # add, threshold_backward on mixed formats are slow.
         on_cpu = x.device.type == 'cpu'
         conv_format = torch.channels_last if on_cpu else out_format
         norm_format = torch.contiguous_format if on_cpu else out_format

@@ -17,9 +17,8 @@ def _mean_and_squared_deviations(x):
     both in float32 for a half-precision ``x`` (a float16 sum of squares overflows above 65504).
 
     On CPU both passes run a few samples at a time through one small buffer: the second pass then reads the
-    slice from cache, and no temporary the size of ``x`` is made -- on CPU a fresh one costs more than the
-    arithmetic (glibc hands blocks over 32 MiB out as new pages; faulting them in took ~60 ms for a 100 MB
-    map against ~7 ms for the subtraction itself).
+    slice from cache, and no temporary the size of ``x`` is made (glibc hands blocks over 32 MiB out as new
+    pages, and faulting those in costs more than the subtraction itself).
     """
     if x.device.type != 'cpu' or x.numel() == 0 or tracing():
         mean = spatial_mean(x, keepdim=True)

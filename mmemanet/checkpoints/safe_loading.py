@@ -29,7 +29,7 @@ import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .utils.torch_compat import weights_only_by_default
+from ..utils.torch_compat import weights_only_by_default
 
 try:  # numpy >= 2
     from numpy._core.multiarray import _reconstruct, scalar

@@ -17,7 +17,7 @@ from an mmpretrain ``ImageClassifier(EMANet + GlobalAveragePooling + LinearClsHe
 which part of which target tensor; :func:`convert_reference_emanet` checks a reference state dict
 against it (every expected key present, no extra key, every shape equal) and fills every target
 tensor. Nothing is guessed from the checkpoint, so a checkpoint of another depth, width or class
-count is refused with the offending keys listed.
+count is refused with the offending keys listed (:func:`~.compare.describe`).
 """
 import re
 from collections import OrderedDict
@@ -26,8 +26,8 @@ from typing import Dict, List, Optional
 import torch
 
 from ..models.layers.mixture_attention import ReferencePiece, reference_pieces
-
-MAX_LISTED = 20
+from .compare import describe, state_dict_mismatches
+from .model_state import strip_module_prefix
 
 #: a classifier key of an MA module: ``backbone.<layerA.B.conv2>.<key inside the MA>``
 _MA_KEY = re.compile(r'^backbone\.(?P<ma>layer\d+\.\d+\.conv2)\.(?P<key>(?P<part>[a-z_0-9]+)\..+)$')
@@ -35,12 +35,6 @@ _MA_KEY = re.compile(r'^backbone\.(?P<ma>layer\d+\.\d+\.conv2)\.(?P<key>(?P<part
 
 class ReferenceCheckpointError(ValueError):
     """A reference checkpoint that does not fit the target model (keys and shapes listed)."""
-
-
-def _listing(title: str, items: List[str]) -> str:
-    shown = '\n  '.join(items[:MAX_LISTED])
-    more = f'\n  ... and {len(items) - MAX_LISTED} more' if len(items) > MAX_LISTED else ''
-    return f'{title} ({len(items)}):\n  {shown}{more}'
 
 
 def _ma_modules(target_state: Dict[str, torch.Tensor]) -> Dict[str, Dict[str, torch.Tensor]]:
@@ -79,37 +73,17 @@ def reference_layout(target_state: Dict[str, torch.Tensor]) -> List[ReferencePie
     return pieces
 
 
-def strip_data_parallel(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """Drop the ``module.`` prefix ``nn.DataParallel`` adds, when every key carries it."""
-    if state and all(k.startswith('module.') for k in state):
-        return OrderedDict((k[len('module.'):], v) for k, v in state.items())
-    return state
-
-
 def check_reference_state(reference: Dict[str, torch.Tensor], target_state: Dict[str, torch.Tensor],
                           pieces: Optional[List[ReferencePiece]] = None) -> None:
     """Raise :class:`ReferenceCheckpointError` listing missing keys, extra keys and shape
     mismatches of ``reference`` (without ``module.``) against the layout of ``target_state``."""
     pieces = reference_layout(target_state) if pieces is None else pieces
-    expected = {p.reference_key: p for p in pieces}
-    missing = [k for k in expected if k not in reference]
-    extra = [k for k in reference if k not in expected]
-    shapes = []
-    for key, piece in expected.items():
-        if key in reference:
-            want = tuple(piece.view(target_state[piece.key]).shape)
-            got = tuple(reference[key].shape)
-            if got != want:
-                shapes.append(f'{key}: checkpoint {list(got)}, model {list(want)} '
-                              f'(-> {piece.key})')
-    if missing or extra or shapes:
-        parts = [f'the reference checkpoint does not fit the target model '
-                 f'({len(reference)} tensors given, {len(expected)} expected)']
-        for title, items in (('missing keys', missing), ('unexpected keys', extra),
-                             ('shape mismatches', shapes)):
-            if items:
-                parts.append(_listing(title, items))
-        raise ReferenceCheckpointError('\n'.join(parts))
+    expected = {p.reference_key: p.view(target_state[p.key]) for p in pieces}
+    m = state_dict_mismatches(expected, reference)
+    if m.any:
+        raise ReferenceCheckpointError(
+            f'the reference checkpoint does not fit the target model ({len(reference)} tensors given, '
+            f'{len(expected)} expected)\n' + describe(m, expected, reference))
 
 
 def convert_reference_emanet(reference: Dict[str, torch.Tensor],
@@ -120,7 +94,7 @@ def convert_reference_emanet(reference: Dict[str, torch.Tensor],
     Every reference key is consumed and every target tensor is filled, else
     :class:`ReferenceCheckpointError`.
     """
-    reference = strip_data_parallel(reference)
+    reference = strip_module_prefix(reference)
     pieces = reference_layout(target_state)
     check_reference_state(reference, target_state, pieces)
     out = OrderedDict((k, torch.empty_like(v)) for k, v in target_state.items())
