@@ -48,34 +48,73 @@ print('installed ok')
 """
 
 
-@pytest.mark.slow
-def test_wheel_carries_configs_tools_and_model_index(tmp_path):
-    """``pip wheel`` of the working tree (as a clean checkout has it), installed (no editable link, no repository
-    on ``sys.path``) into a venv that sees the stack: the package, its ``.mim`` as real files, ``mmemanet::``."""
+def clean_checkout(dest) -> str:
+    """The files of a clean checkout of this working tree (tracked and untracked-not-ignored) copied to ``dest``."""
     files = subprocess.run(['git', 'ls-files', '-co', '--exclude-standard'], cwd=ROOT, check=True, text=True,
                            stdout=subprocess.PIPE).stdout.split()
-    src = tmp_path / 'src'
     for name in files:
         if osp.isfile(osp.join(ROOT, name)):
-            os.makedirs(src / osp.dirname(name), exist_ok=True)
-            shutil.copy2(osp.join(ROOT, name), src / name)
-    pip = [sys.executable, '-m', 'pip']
-    subprocess.run(pip + ['wheel', '.', '--no-deps', '--no-build-isolation', '-q', '-w', str(tmp_path / 'dist')],
-                   cwd=src, check=True)
-    wheel, = (tmp_path / 'dist').glob('mmemanet-*.whl')
-    venv = tmp_path / 'venv'
-    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True)
-    python = str(venv / 'bin' / 'python')
+            os.makedirs(osp.join(dest, osp.dirname(name)), exist_ok=True)
+            shutil.copy2(osp.join(ROOT, name), osp.join(dest, name))
+    return str(dest)
+
+
+def venv_beside_the_stack(folder) -> str:
+    """A new venv at ``folder`` (its Python returned) that sees this environment's stack (torch, mmengine, mmcv,
+    mmdet, mmpretrain, openmim) but not its editable mmemanet: a path in a .pth file does not run that folder's
+    .pth files, so the editable finder is not loaded."""
+    subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(folder)], check=True)
+    python = osp.join(folder, 'bin', 'python')
     site = subprocess.run([python, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], check=True,
                           text=True, stdout=subprocess.PIPE).stdout.strip()
-    # the stack of this environment (torch, mmengine, mmcv, mmdet, mmpretrain) next to the installed wheel; its
-    # editable mmemanet finder is not loaded (a path in a .pth file does not run that folder's .pth files)
     with open(osp.join(site, 'stack.pth'), 'w') as f:
         f.write(sysconfig.get_paths()['purelib'] + '\n')
-    subprocess.run(pip + ['--python', python, 'install', '--no-deps', '--no-index', '-q', str(wheel)], check=True)
+    return python
+
+
+def run_installed(python, args, cwd):
+    """``python args`` in ``cwd`` without PYTHONPATH; returns the output (stdout and stderr) and checks the exit."""
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    out = subprocess.run([python, *map(str, args)], cwd=cwd, env=env, text=True, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    assert out.returncode == 0, out.stdout[-3000:]
+    return out.stdout
+
+
+@pytest.mark.slow
+def test_sdist_and_wheel_carry_configs_tools_and_model_index(tmp_path, small_datasets):
+    """The sdist of a clean checkout, and the wheel pip builds from that sdist, pass ``twine check``; the wheel,
+    installed (no editable link, no repository on ``sys.path``) beside the stack: the package, its ``.mim`` as
+    real files, ``mmemanet::`` inheritance, ``mim search mmemanet`` and a short ``mim train mmemanet`` of the demo
+    classifier on the small CIFAR-10 set, with the guards of the runtime base."""
+    src = clean_checkout(tmp_path / 'src')
+    dist = tmp_path / 'dist'
+    subprocess.run([sys.executable, 'setup.py', '-q', 'sdist', '-d', str(dist)], cwd=src, check=True,
+                   stdout=subprocess.DEVNULL)
+    sdist, = dist.glob('mmemanet-*.tar.gz')
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', str(sdist), '--no-deps', '--no-build-isolation', '-q',
+                    '-w', str(dist)], cwd=tmp_path, check=True)
+    wheel, = dist.glob('mmemanet-*.whl')
+    twine = subprocess.run([sys.executable, '-m', 'twine', 'check', '--strict', str(sdist), str(wheel)], text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert twine.returncode == 0 and twine.stdout.count('PASSED') == 2, twine.stdout
+
+    python = venv_beside_the_stack(tmp_path / 'venv')
+    subprocess.run([sys.executable, '-m', 'pip', '--python', python, 'install', '--no-deps', '--no-index', '-q',
+                    str(wheel)], check=True)
     run = tmp_path / 'run'
     run.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-    out = subprocess.run([python, '-c', INSTALLED_CHECK], cwd=run, env=env, text=True, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT)
-    assert out.returncode == 0 and 'installed ok' in out.stdout, out.stdout[-3000:]
+    assert 'installed ok' in run_installed(python, ['-c', INSTALLED_CHECK], run)
+
+    found = run_installed(python, ['-m', 'mim', 'search', 'mmemanet', '--valid-config'], run)
+    assert all(name in found for name in ('faster_rcnn_emanet50_voc', 'emanet18_synthetic_cifar10',
+                                          'emca_eca_resnet50_imagenet')), found
+    cifar = small_datasets / 'cifar10'
+    options = [f'{split}_dataloader.dataset.data_root={cifar}' for split in ('train', 'test')] + [
+        'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None', 'train_dataloader.batch_size=8',
+        'train_cfg.max_epochs=1']
+    trained = run_installed(python, ['-m', 'mim', 'train', 'mmemanet', 'emanet18_synthetic_cifar10.py', '--gpus', 0,
+                                     '--work-dir', tmp_path / 'work', '--cfg-options', *options], run)
+    assert osp.join('site-packages', 'mmemanet', '.mim', 'tools', 'train.py') in trained, trained[-3000:]
+    assert all(hook in trained for hook in ('NonFiniteLossHook', 'StartCheckpointHook')), trained[-3000:]
+    assert (tmp_path / 'work' / 'epoch_1.pth').is_file(), trained[-3000:]
