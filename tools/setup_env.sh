@@ -71,7 +71,7 @@ say "installing the OpenMMLab stack: $STACK"
 # openmim without its dataset-download dependency (opendatalab -> openxlab pins setuptools 60, rich 13.4 and
 # requests 2.28, which this stack cannot take; mim's search / train / test never import it)
 "${PIP[@]}" install -q --no-deps openmim==0.3.9
-"${PIP[@]}" install -q click colorama model-index pandas tabulate
+"${PIP[@]}" install -q click colorama model-index pandas tabulate "$NUMPY"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e .
 
 say "verifying the stack"
