@@ -19,6 +19,7 @@ Anything else in a checkpoint (``os.system``, ``getattr`` reaching any other att
 class) is refused by torch's weights-only unpickler.
 """
 import _compat_pickle
+import collections
 import os.path as osp
 import pickle
 import types
@@ -60,6 +61,7 @@ SAFE_GLOBALS = [
     np.ndarray,
     np.dtype,
     HistoryBuffer,
+    collections.Counter,  # in torch's own set from 2.4; a Runner checkpoint's dataset meta holds one
     (checkpoint_getattr, 'builtins.getattr'),
 ]
 # numpy 2 pickles dtypes by their class (numpy.dtypes.Float64DType, ...) in some paths.
