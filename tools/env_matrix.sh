@@ -40,7 +40,9 @@ for env in "${ENVS[@]}"; do
     RESULT[$env]="set-up failed: $(grep -m1 -E '#error|FAILED' "$log" || tail -1 "$log")"
     continue
   fi
-  versions=$(grep -m1 '^python ' "$log" || true)
+  versions=$("$venv/bin/python" -c "import sys, torch, torchvision, mmcv, mmdet, mmpretrain, numpy
+print(f'python {sys.version.split()[0]}  torch {torch.__version__}  torchvision {torchvision.__version__}  '
+      f'mmcv {mmcv.__version__}  mmdet {mmdet.__version__}  mmpretrain {mmpretrain.__version__}  numpy {numpy.__version__}')")
   echo "[env_matrix] $env: $versions"
   echo "[env_matrix] $env: core tests"
   start=$(date +%s)
