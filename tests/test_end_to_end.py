@@ -16,7 +16,7 @@ import pytest
 import torch.distributed as torch_dist
 from mmengine.config import Config
 
-from mmemanet.engine import launcher as runner_setup
+from mmemanet.engine import launcher
 
 from tool_modules import ROOT, load_tool
 from tool_runs import run_in_process
@@ -137,11 +137,11 @@ def test_emanet50_cifar10_train_test_resume(small_datasets, tmp_path):
 # The tools' option handling, in process
 # ------------------------------------------------------------------------------------------------
 def test_train_options_reach_the_config(tmp_path):
-    args = runner_setup.parse_args(train_tool.build_parser(), [
+    args = launcher.parse_args(train_tool.build_parser(), [
         'configs/faster_rcnn_emanet50_voc.py', '--work-dir', str(tmp_path), '--amp',
         '--resume', 'some.pth', '--cfg-options', 'train_cfg.max_epochs=7',
         'model.backbone.depth=101'])
-    cfg = runner_setup.load_config(args)
+    cfg = launcher.load_config(args)
     assert cfg.work_dir == str(tmp_path)
     assert cfg.train_cfg.max_epochs == 7 and cfg.model.backbone.depth == 101
     train_tool.enable_amp(cfg)
@@ -151,14 +151,14 @@ def test_train_options_reach_the_config(tmp_path):
 
 
 def test_work_dir_defaults_to_work_dirs_config_name():
-    args = runner_setup.parse_args(train_tool.build_parser(), ['configs/emanet/emanet50_cifar10.py'])
-    assert runner_setup.load_config(args).work_dir == './work_dirs/emanet50_cifar10'
+    args = launcher.parse_args(train_tool.build_parser(), ['configs/emanet/emanet50_cifar10.py'])
+    assert launcher.load_config(args).work_dir == './work_dirs/emanet50_cifar10'
 
 
 def test_training_always_stops_at_a_non_finite_loss():
     """The guard is the config's (configs/_base_/mmemanet_runtime.py), kept by the tool's config loading."""
-    args = runner_setup.parse_args(train_tool.build_parser(), ['configs/emanet/emanet50_cifar10.py'])
-    assert 'NonFiniteLossHook' in [h['type'] for h in runner_setup.load_config(args).custom_hooks]
+    args = launcher.parse_args(train_tool.build_parser(), ['configs/emanet/emanet50_cifar10.py'])
+    assert 'NonFiniteLossHook' in [h['type'] for h in launcher.load_config(args).custom_hooks]
 
 
 def test_amp_refuses_an_unknown_optim_wrapper():
@@ -183,12 +183,12 @@ def free_port():
 
 def test_cpu_launcher_uses_gloo_and_no_device_ids(monkeypatch):
     """One-process 'pytorch' launch on a CPU: gloo group, DDP wrapper without device ids."""
-    monkeypatch.setattr(runner_setup, 'get_device', lambda: 'cpu')
+    monkeypatch.setattr(launcher, 'get_device', lambda: 'cpu')
     for key, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0', MASTER_ADDR='127.0.0.1',
                            MASTER_PORT=str(free_port())).items():
         monkeypatch.setenv(key, value)
     cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='nccl'))))
-    runner_setup.setup_launcher(cfg, 'pytorch')
+    launcher.setup_launcher(cfg, 'pytorch')
     try:
         assert torch_dist.get_backend() == 'gloo'
         assert cfg.env_cfg.dist_cfg.backend == 'gloo'
@@ -201,5 +201,5 @@ def test_cpu_launcher_uses_gloo_and_no_device_ids(monkeypatch):
 
 def test_launcher_none_changes_nothing():
     cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='nccl'))))
-    runner_setup.setup_launcher(cfg, 'none')
+    launcher.setup_launcher(cfg, 'none')
     assert cfg.env_cfg.dist_cfg.backend == 'nccl' and 'model_wrapper_cfg' not in cfg

@@ -8,7 +8,7 @@ import sys
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOLS = osp.join(ROOT, 'tools')
-sys.path.insert(0, TOOLS)  # what running a tool does; the tools import runner_setup from there
+sys.path.insert(0, TOOLS)  # what running a tool does: python puts the script's folder first on sys.path
 
 
 def load_tool(name):
