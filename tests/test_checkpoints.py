@@ -19,7 +19,7 @@ from torch import nn
 import mmemanet  # noqa: F401
 from mmemanet.checkpoints import ReferenceCheckpointError, convert_reference_emanet, load_from_local
 
-from reference_emanet import RefEMANet
+from emanet_reference_impl import RefEMANet
 from tool_modules import ROOT
 from tool_runs import run_in_process
 

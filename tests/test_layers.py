@@ -17,7 +17,7 @@ from mmemanet.models.layers import (EMCA, ECAGate, FcaGate, MixtureAttention, Py
                                     SRMGate)
 from mmemanet.models.layers.branches import branch_weights
 
-from reference_emanet import RefMA, ma_views
+from emanet_reference_impl import RefMA, ma_views
 
 REGISTERED = (MixtureAttention, PyramidSplitAttention, SoftBAN, SEGate, ECAGate, SRMGate, FcaGate, EMCA)
 GATES = {'se': SEGate, 'eca': ECAGate, 'srm': SRMGate}
@@ -81,7 +81,7 @@ HAND = {'se': (lambda x: x.mean((2, 3)), se_logits),
 
 
 # --------------------------------------------------------------------------------------------------
-# MA against the independent per-branch formulation (tests/reference_emanet.py, reference key layout).
+# MA against the independent per-branch formulation (tests/emanet_reference_impl.py, reference key layout).
 # --------------------------------------------------------------------------------------------------
 def softban_channels(tensor, ch):
     """Channels ``ch`` of a SoftBAN state tensor: ``[1, C, 1, 1]`` parameters, ``[C]`` running statistics."""
