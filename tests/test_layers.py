@@ -331,7 +331,7 @@ def test_emca_with_all_weight_on_z0_is_host_on_relu_gap(host):
     pool, logits = HAND[host]
     s = torch.sigmoid(logits(emca.host, torch.relu(pool(x))))[:, :, None, None]
     torch.testing.assert_close(emca(x, taps), x * s)
-    emca.gate = 'one_plus'
+    emca.scaling = 'one_plus'
     torch.testing.assert_close(emca(x, taps), x * (1 + s))
 
 
@@ -383,7 +383,7 @@ def test_emca_fusion_init():
     (lambda: MixtureAttention(64, impl='fast'), r"impl='fast'.*'fused', 'reference'"),
     (lambda: EMCA(64, host='cbam'), r"host='cbam'.*'se', 'eca', 'srm'"),
     (lambda: EMCA(64, tap_channels=(32, 48)), r'in_channels=64 cannot be tiled .*\[48\]'),
-    (lambda: EMCA(64, gate='add'), r"gate='add'"),
+    (lambda: EMCA(64, scaling='add'), r"scaling='add'.*'mul', 'one_plus'"),
     (lambda: ECAGate(64, kernel_size=4), r'kernel_size=4 must be a positive odd'),
     (lambda: EMCA(64, host='eca', host_cfg=dict(kernel_size=6)), r'kernel_size=6'),
     (lambda: SEGate(8, ratio=16), r'in_channels=8 // ratio=16'),
@@ -470,7 +470,7 @@ RESNET_PLUGINS = [
     (dict(type='FcaGate'), 'after_conv3'),
     (dict(type='EMCA', host='se'), 'after_conv3'),
     (dict(type='EMCA', host='eca'), 'after_conv3'),
-    (dict(type='EMCA', host='srm', gate='one_plus'), 'after_conv3'),
+    (dict(type='EMCA', host='srm', scaling='one_plus'), 'after_conv3'),
 ]
 
 

@@ -97,7 +97,7 @@ class EMCAResNet(AttnResNet):
             Default: 'all'.
         tap (str): What an earlier block contributes: ``'output'`` (its output) or ``'branch'`` (its residual
             branch, after its gate). Default: 'output'.
-        gate (str): How the attention scales a map: ``'mul'`` (u * s, published) or ``'one_plus'``
+        scaling (str): How the attention scales a map: ``'mul'`` (u * s, published) or ``'one_plus'``
             (u * (1 + s)). Default: 'mul'.
         fusion_init (str): Initial fusion weights: ``'equal'`` (1/R each) or ``'default'`` (the default init of
             the equivalent ``Conv1d``, see :class:`~mmemanet.models.layers.EMCA`). Default: 'equal'.
@@ -117,7 +117,7 @@ class EMCAResNet(AttnResNet):
                  prev_stages: Union[int, str] = 1,
                  prev_blocks: Union[int, str] = 'all',
                  tap: str = 'output',
-                 gate: str = 'mul',
+                 scaling: str = 'mul',
                  fusion_init: str = 'equal',
                  where: str = 'first',
                  zero_init_residual: bool = False,
@@ -130,7 +130,7 @@ class EMCAResNet(AttnResNet):
                 raise ValueError(f'EMCAResNet {key}={value!r}; valid values are {list(ROUTING_OPTIONS[key])}')
         # read by _block_attention while AttnResNet builds the blocks
         self.where, self.prev_stages, self.prev_blocks, self.tap = where, prev_stages, prev_blocks, tap
-        self.emca_cfg = dict(type='EMCA', host=host, host_cfg=host_cfg, gate=gate, fusion_init=fusion_init)
+        self.emca_cfg = dict(type='EMCA', host=host, host_cfg=host_cfg, scaling=scaling, fusion_init=fusion_init)
         super().__init__(depth=depth, zero_init_residual=zero_init_residual, **kwargs)
         # which block outputs each stage's gates receive
         self.stage_taps = [self.tap_sources(i) for i in range(len(self.stage_blocks))]

@@ -21,7 +21,7 @@ class EMCA(BaseModule):
         z_0 = squeeze(x);  z_r = tile(taps[r - 1]) to C channels (repeat, not interleave)
         m   = ReLU(sum_r w_r * z_r)                       # r = 0 .. R - 1, R = 1 + len(tap_channels)
         s   = sigmoid(host.excite(m))
-        out = x * s  (gate='mul')   or   x * (1 + s)  (gate='one_plus')
+        out = x * s  (scaling='mul')   or   x * (1 + s)  (scaling='one_plus')
 
     How the earlier maps arrive: ``taps`` are DESCRIPTORS, not maps. The caller (the backbone) pools
     each earlier map once with ``emca.squeeze(map)`` (the host's squeeze: GAP ``[B, C_r]``, or SRM style
@@ -42,7 +42,8 @@ class EMCA(BaseModule):
         in_channels (int): C.
         host (str): ``'se'``, ``'eca'`` or ``'srm'`` (:class:`SEGate`, :class:`ECAGate`, :class:`SRMGate`).
         tap_channels (tuple[int]): channel counts of the earlier maps, each dividing C.
-        gate (str): ``'mul'`` (published) or ``'one_plus'`` (the draft code's ``x * (1 + s)``).
+        scaling (str): how ``s`` scales ``x``: ``'mul'`` (``x * s``, published) or ``'one_plus'`` (the draft
+            code's ``x * (1 + s)``). Default: 'mul'.
         fusion_init (str): ``'equal'``: all weights 1 / R; ``'default'``: U(-1/sqrt(R), 1/sqrt(R)), the
             default init of the equivalent ``Conv1d(1, 1, kernel R, stride R, bias=False)``.
         host_cfg (dict | None): extra arguments of the host gate (e.g. ``ratio``, ``kernel_size``).
@@ -50,16 +51,16 @@ class EMCA(BaseModule):
     _abbr_ = 'emca'
     slot = 'attention'  # where a residual block takes it (see backbones/blocks.py)
     HOSTS = {'se': SEGate, 'eca': ECAGate, 'srm': SRMGate}
-    GATES = ('mul', 'one_plus')
+    SCALINGS = ('mul', 'one_plus')
     FUSION_INITS = ('equal', 'default')
 
-    def __init__(self, in_channels, host='se', tap_channels=(), gate='mul', fusion_init='equal', host_cfg=None,
+    def __init__(self, in_channels, host='se', tap_channels=(), scaling='mul', fusion_init='equal', host_cfg=None,
                  init_cfg=None):
         super().__init__(init_cfg)
         if host not in self.HOSTS:
             raise ValueError(f'EMCA: unknown host={host!r}; valid hosts are {tuple(self.HOSTS)}')
-        if gate not in self.GATES:
-            raise ValueError(f'EMCA: unknown gate={gate!r}; valid gates are {self.GATES}')
+        if scaling not in self.SCALINGS:
+            raise ValueError(f'EMCA: unknown scaling={scaling!r}; valid values are {self.SCALINGS}')
         if fusion_init not in self.FUSION_INITS:
             raise ValueError(f'EMCA: unknown fusion_init={fusion_init!r}; valid values are {self.FUSION_INITS}')
         tap_channels = tuple(tap_channels)
@@ -71,7 +72,7 @@ class EMCA(BaseModule):
         self.host = self.HOSTS[host](in_channels, **(host_cfg or {}))
         self.in_channels = in_channels
         self.tap_channels = tap_channels
-        self.gate = gate
+        self.scaling = scaling
         r = 1 + len(tap_channels)
         self.fusion = nn.Conv1d(1, 1, r, stride=r, bias=False)  # default init: U(-1/sqrt(R), 1/sqrt(R))
         if fusion_init == 'equal':
@@ -93,7 +94,7 @@ class EMCA(BaseModule):
 
     def scale(self, x, taps=()):
         """The per-channel factors ``[B, C, 1, 1]`` that ``forward`` applies: ``s``, or ``1 + s`` for
-        ``gate='one_plus'``, in ``x``'s dtype. Under autocast the descriptors (float32 from :meth:`squeeze`),
+        ``scaling='one_plus'``, in ``x``'s dtype. Under autocast the descriptors (float32 from :meth:`squeeze`),
         the fusion and the excitation run in float32."""
         if len(taps) != len(self.tap_channels):
             raise ValueError(f'EMCA was built for {len(self.tap_channels)} earlier descriptors (tap_channels='
@@ -108,5 +109,5 @@ class EMCA(BaseModule):
                        for z, c in zip(taps, self.tap_channels)]
             m = torch.relu(torch.stack(scales, dim=-1) @ self.fusion_weight)
             s = self.host.excite(m).sigmoid()[:, :, None, None]
-            s = 1 + s if self.gate == 'one_plus' else s
+            s = 1 + s if self.scaling == 'one_plus' else s
         return cast_to(s, x.dtype)
