@@ -7,7 +7,7 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import mmemanet  # noqa: F401
-from mmemanet.analysis import count_parameters
+from mmemanet.analysis import build_target, count_parameters
 from mmemanet.models.layers import SoftBAN
 
 ECA_R50_KERNELS = [dict(type='ECAGate', kernel_size=k) for k in (3, 5, 5, 7)]
@@ -52,19 +52,16 @@ def test_emanet50_published_units():
     assert round(counts['thop'] / 2**20, 3) == 20.195  # the published 20.20M
 
 
-# ImageNet head (1000 classes), thop-visible params / 2^20: the EMCA paper's table.
-EMCA_PUBLISHED = {
-    ('se', 18): 11.190, ('se', 34): 20.829, ('se', 50): 25.037,
-    ('eca', 18): 11.148, ('eca', 34): 20.788, ('eca', 50): 24.373,
-    ('srm', 18): 11.150, ('srm', 34): 20.790, ('srm', 50): 24.380,
-}
+# The EMCA paper's table: thop-visible params / 2^20 of each ImageNet classifier (1000 classes), the model of
+# its config with the figure of its entry in configs/emca/metafile.yml.
+EMCA_ROWS = [(host, depth) for host in ('eca', 'se', 'srm') for depth in (18, 34, 50)]
 
 
-@pytest.mark.parametrize('host,depth', sorted(EMCA_PUBLISHED))
+@pytest.mark.parametrize('host,depth', EMCA_ROWS)
 def test_emca_published_parameter_counts(host, depth):
-    channels = 512 if depth < 50 else 2048
-    model = classifier(dict(type='EMCAResNet', depth=depth, host=host), 1000, channels)
-    assert round(count_parameters(model)['thop'] / 2**20, 3) == EMCA_PUBLISHED[(host, depth)]
+    built = build_target(f'emca_{host}_resnet{depth}')
+    assert built.preset.published_params_m is not None
+    assert round(count_parameters(built.model)['thop'] / 2**20, 3) == built.preset.published_params_m
 
 
 def test_emca_adds_host_once_per_stage_plus_fusion_weights():

@@ -16,6 +16,7 @@ import torch
 import yaml
 
 import mmemanet
+from mmemanet.analysis.published import MACS_KEY, PARAMS_KEY, metafiles, readme_table
 
 from tool_modules import ROOT
 
@@ -47,7 +48,7 @@ def test_top_level_configs_are_aliases_of_indexed_ones():
 
 
 def header_comment(config):
-    """The leading comment lines of a config file (where each config states its published figures)."""
+    """The leading comment lines of a config file (where it says what it builds, and where its figures are)."""
     lines = []
     with open(osp.join(ROOT, config)) as f:
         for line in f:
@@ -81,16 +82,24 @@ def test_model_index_lists_every_config_with_paper_task_dataset_and_published_fi
         assert collection.get('Paper') or model['Config'].startswith(paperless), model['Name']
         assert 'Weights' not in model  # none are published
         assert model['Results'], model['Name']
-        comment = header_comment(model['Config'])
         for result in model['Results']:
             assert result['Task'] and result['Dataset'], model['Name']
-            for metric, value in result['Metrics'].items():
-                # the figure is the one the config itself cites
-                assert f'{value:.2f}' in comment or f'{value:.1f}' in comment, (model['Name'], metric, value)
-        for key in ('Parameters (published, M = 2^20)', 'FLOPs (published MACs, G = 2^30)'):
-            value = model['Metadata'].get(key)
-            if value is not None and 'imagenet' not in model['Config']:
-                assert f'{value:.2f}' in comment or f'{value:.3f}' in comment, (model['Name'], key, value)
+        figures = [value for result in model['Results'] for value in result['Metrics'].values()]
+        figures += [model['Metadata'][key] for key in (PARAMS_KEY, MACS_KEY) if key in model['Metadata']]
+        # each figure is written once, in the metafile: the config's header says so and restates none of them
+        comment = header_comment(model['Config'])
+        cited = {round(float(number), 2) for number in re.findall(r'\d+\.\d+', comment)}
+        assert not cited & {round(value, 2) for value in figures}, (model['Name'], figures)
+        assert not figures or 'metafile.yml' in comment, model['Name']
+
+
+def test_config_readmes_show_their_metafile_figures():
+    """The table of configs and published figures in each configs/<folder>/README.md is the one written from
+    its metafile.yml (``python -m mmemanet.analysis.published configs/<folder>`` prints it)."""
+    for imported, meta in metafiles(ROOT).items():
+        if any(PARAMS_KEY in m.get('Metadata', {}) or any(r['Metrics'] for r in m['Results']) for m in meta['Models']):
+            with open(osp.join(ROOT, osp.dirname(imported), 'README.md')) as f:
+                assert readme_table(imported, ROOT) in f.read(), imported
 
 
 @pytest.mark.slow

@@ -1,3 +1,3 @@
-# EMANet-50 (CIFAR stem), published CIFAR-10 top-1 95.61, 20.20M params (thop), 1.119G MACs.
+# EMANet-50 (CIFAR stem), the EMANet paper's CIFAR-10 model (its published figures: metafile.yml).
 _base_ = '../_base_/cifar10_recipe.py'
 model = dict(backbone=dict(type='EMANet', depth=50))

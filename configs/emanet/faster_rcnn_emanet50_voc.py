@@ -1,4 +1,5 @@
-# Faster R-CNN + FPN with an EMANet-50 backbone on VOC0712 (stock mmdet VOC schedule).
+# Faster R-CNN + FPN with an EMANet-50 backbone on VOC0712 (stock mmdet VOC schedule; the figures the EMANet
+# paper publishes for its VOC detector: metafile.yml).
 _base_ = '../_base_/detectors/faster-rcnn_r50_fpn_1x_voc0712.py'  # mmdet's config + checked data, guards
 
 model = dict(backbone=dict(_base_.det_backbone, type='EMANet', depth=50))

@@ -1,3 +1,3 @@
-# EMCA-SE ResNet-18 on ImageNet (EMCA recipe), published top-1 71.00.
+# EMCA-SE ResNet-18 on ImageNet (EMCA recipe; its published figures: metafile.yml).
 _base_ = '../_base_/imagenet_emca_recipe.py'
 model = dict(backbone=dict(type='EMCAResNet', depth=18, host='se'), head=dict(in_channels=512))

@@ -1,3 +1,3 @@
-# EMCA-SE ResNet-50 on ImageNet (EMCA recipe), published top-1 77.33.
+# EMCA-SE ResNet-50 on ImageNet (EMCA recipe; its published figures: metafile.yml).
 _base_ = '../_base_/imagenet_emca_recipe.py'
 model = dict(backbone=dict(type='EMCAResNet', depth=50, host='se'))

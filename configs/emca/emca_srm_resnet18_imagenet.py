@@ -1,4 +1,4 @@
-# EMCA-SRM ResNet-18 on ImageNet (EMCA recipe), published top-1 71.02.
+# EMCA-SRM ResNet-18 on ImageNet (EMCA recipe; its published figures: metafile.yml).
 _base_ = '../_base_/imagenet_emca_recipe.py'
 model = dict(backbone=dict(type='EMCAResNet', depth=18, host='srm'), head=dict(in_channels=512))
 # SRM's reference keeps the gate parameters (CFC + BN) free of weight decay.

@@ -1,4 +1,4 @@
-# EMCA-SRM ResNet-34 on ImageNet (EMCA recipe), published top-1 74.38.
+# EMCA-SRM ResNet-34 on ImageNet (EMCA recipe; its published figures: metafile.yml).
 _base_ = '../_base_/imagenet_emca_recipe.py'
 model = dict(backbone=dict(type='EMCAResNet', depth=34, host='srm'), head=dict(in_channels=512))
 # SRM's reference keeps the gate parameters (CFC + BN) free of weight decay.

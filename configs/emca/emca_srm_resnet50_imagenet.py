@@ -1,4 +1,4 @@
-# EMCA-SRM ResNet-50 on ImageNet (EMCA recipe), published top-1 77.20.
+# EMCA-SRM ResNet-50 on ImageNet (EMCA recipe; its published figures: metafile.yml).
 _base_ = '../_base_/imagenet_emca_recipe.py'
 model = dict(backbone=dict(type='EMCAResNet', depth=50, host='srm'))
 # SRM's reference keeps the gate parameters (CFC + BN) free of weight decay.

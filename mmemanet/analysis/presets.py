@@ -1,74 +1,109 @@
-"""Named models of the two papers' tables, with the figures they publish.
+"""Named models of the two papers' tables, each the model of one of this package's configs.
 
-Each preset is a classifier config (mmpretrain ``ImageClassifier``: backbone + global average
-pooling + linear head), the input size of its table, and the published parameter count
-(params / 2^20, as thop counts) and MACs (/ 2^30) where the paper gives them.
+A classifier preset names its config file (the mmpretrain ``ImageClassifier`` it builds: backbone, head width,
+number of classes) and, for the table rows that have no config of their own, what its backbone adds to that
+config's (a gate, a mixer, the other MA implementation). Its published figures are those of its config's
+entry in the config folder's ``metafile.yml`` (:mod:`.published`, where each figure is written once); a preset
+that changes its config's model has the figures of no entry, unless it names the entry whose model it builds
+(``entry``). Nothing here restates a model or a figure.
 """
+import os.path as osp
 from typing import Dict, NamedTuple, Optional, Tuple
 
-#: the published ECA-ResNet-50's gates: kernel sizes 3, 5, 5, 7 for its four stages
-ECA_RESNET50_GATES = [dict(type='ECAGate', kernel_size=k) for k in (3, 5, 5, 7)]
+from .published import Published, index_root, published
 
 
-class Preset(NamedTuple):
-    backbone: dict
-    num_classes: int
-    input_shape: Tuple[int, int, int, int]
-    published_params_m: Optional[float] = None
-    published_macs_g: Optional[float] = None
-    source: str = ''
+def config_path(config: str) -> str:
+    """The file of ``config`` (a path under ``configs/``, e.g. ``'emca/emca_se_resnet18_imagenet.py'``)."""
+    return osp.join(index_root(), 'configs', config)
 
-    def model_cfg(self) -> dict:
-        """mmpretrain config of the whole classifier."""
-        channels = 512 if self.backbone.get('depth', 50) < 50 else 2048
-        return dict(
-            type='ImageClassifier', backbone=dict(self.backbone),
-            neck=dict(type='GlobalAveragePooling'),
-            head=dict(type='LinearClsHead', num_classes=self.num_classes, in_channels=channels))
+
+class FromConfig(NamedTuple):
+    """A value read from a config file when the preset is built (``key``: a dotted path in the config)."""
+    config: str
+    key: str
+
+    def resolve(self):
+        from mmengine.config import Config
+        value = Config.fromfile(config_path(self.config))
+        for part in self.key.split('.'):
+            value = value[part]
+        return value
+
+
+#: the published ECA-ResNet-50's gates (kernel sizes 3, 5, 5, 7 by stage), as its CIFAR-10 config has them
+ECA_RESNET50_GATES = FromConfig('baselines/eca_resnet50_cifar10.py', 'model.backbone.attention')
+
+
+def _resolved(options: dict) -> dict:
+    return {k: v.resolve() if isinstance(v, FromConfig) else v for k, v in options.items()}
 
 
 CIFAR = (1, 3, 32, 32)
 IMAGENET = (1, 3, 224, 224)
-EMANET_PAPER = 'EMANet paper (Yang et al. 2022), CIFAR-10 table'
-EMCA_PAPER = 'EMCA paper (Bakr et al.), ImageNet table'
 
 
-def _cifar(backbone, params=None, macs=None):
-    return Preset(dict(backbone, depth=50, stem='cifar'), 10, CIFAR, params, macs, EMANET_PAPER)
+class Preset(NamedTuple):
+    """``config`` (under ``configs/``) with ``backbone`` merged into its ``model.backbone``, measured at
+    ``input_shape``; ``entry``: the metafile entry whose published figures the model has (default: the config's
+    own when ``backbone`` changes nothing)."""
+    config: str
+    input_shape: Tuple[int, int, int, int]
+    backbone: Optional[dict] = None
+    entry: Optional[str] = None
 
+    def config_file(self) -> str:
+        return config_path(self.config)
 
-def _imagenet(backbone, depth, params=None):
-    return Preset(dict(backbone, depth=depth), 1000, IMAGENET, params, None, EMCA_PAPER)
+    def model_cfg(self) -> dict:
+        """mmpretrain config of the whole classifier (the config's ``model``)."""
+        from mmengine.config import Config
+        cfg = Config.fromfile(self.config_file())
+        if self.backbone:
+            cfg.merge_from_dict(dict(model=dict(backbone=_resolved(self.backbone))))
+        return cfg.model.to_dict()
+
+    @property
+    def published(self) -> Optional[Published]:
+        """The published figures of the model (from its metafile entry), or None."""
+        entry = self.entry or (None if self.backbone else osp.splitext(osp.basename(self.config))[0])
+        return published(entry) if entry else None
+
+    @property
+    def published_params_m(self) -> Optional[float]:
+        """Published params / 2^20 (as thop counts), or None."""
+        return self.published and self.published.params_m
+
+    @property
+    def published_macs_g(self) -> Optional[float]:
+        """Published MACs / 2^30, or None."""
+        return self.published and self.published.macs_g
 
 
 PRESETS: Dict[str, Preset] = {
-    'cifar_resnet50': _cifar(dict(type='AttnResNet'), 22.43, 1.215),
-    'cifar_epsanet50': _cifar(dict(type='AttnResNet', mixer=dict(type='PyramidSplitAttention')), 19.58, 1.066),
-    'cifar_se_resnet50': _cifar(dict(type='AttnResNet', attention=dict(type='SEGate')),
-                                24.83, 1.219),
-    'cifar_eca_resnet50': _cifar(dict(type='AttnResNet', attention=ECA_RESNET50_GATES), 22.43, 1.217),
-    'cifar_fcanet50': _cifar(dict(type='AttnResNet', attention=[
-        dict(type='FcaGate', dct_size=s) for s in (56, 28, 14, 7)])),
-    'cifar_emanet50': _cifar(dict(type='EMANet'), 20.20, 1.119),
-    'cifar_emanet50_reference_impl': _cifar(dict(type='EMANet', ma_impl='reference'), 20.20, 1.119),
+    # the EMANet paper's CIFAR-10 table
+    'cifar_resnet50': Preset('baselines/resnet50_cifar10.py', CIFAR),
+    'cifar_epsanet50': Preset('baselines/epsanet50_cifar10.py', CIFAR),
+    'cifar_se_resnet50': Preset('baselines/se_resnet50_cifar10.py', CIFAR),
+    'cifar_eca_resnet50': Preset('baselines/eca_resnet50_cifar10.py', CIFAR),
+    'cifar_fcanet50': Preset('baselines/fcanet50_cifar10.py', CIFAR),
+    'cifar_emanet50': Preset('emanet/emanet50_cifar10.py', CIFAR),
+    'cifar_emanet50_reference_impl': Preset('emanet/emanet50_cifar10.py', CIFAR, dict(ma_impl='reference'),
+                                            entry='emanet50_cifar10'),  # the same model, the other implementation
 }
-for _depth, _published in ((18, (11.148, 11.231, 11.190, 11.148, 11.150)),
-                           (34, (20.788, 20.938, 20.829, 20.788, 20.790)),
-                           (50, (24.373, 26.772, 25.037, 24.373, 24.380))):
-    _plain, _se, _emca_se, _emca_eca, _emca_srm = _published
-    PRESETS[f'resnet{_depth}'] = _imagenet(dict(type='AttnResNet'), _depth, _plain)
-    PRESETS[f'se_resnet{_depth}'] = _imagenet(
-        dict(type='AttnResNet', attention=dict(type='SEGate')), _depth, _se)
-    PRESETS[f'eca_resnet{_depth}'] = _imagenet(
-        dict(type='AttnResNet', attention=dict(type='ECAGate', kernel_size=3) if _depth < 50 else
-             ECA_RESNET50_GATES), _depth)
-    PRESETS[f'srm_resnet{_depth}'] = _imagenet(
-        dict(type='AttnResNet', attention=dict(type='SRMGate')), _depth)
-    for _host, _p in (('se', _emca_se), ('eca', _emca_eca), ('srm', _emca_srm)):
-        PRESETS[f'emca_{_host}_resnet{_depth}'] = _imagenet(
-            dict(type='EMCAResNet', host=_host), _depth, _p)
-PRESETS['epsanet50'] = _imagenet(dict(type='AttnResNet', mixer=dict(type='PyramidSplitAttention')), 50)
-PRESETS['emanet50'] = _imagenet(dict(type='EMANet', stem='imagenet'), 50)
+# the EMCA paper's ImageNet table
+for _depth in (18, 34, 50):
+    PRESETS[f'resnet{_depth}'] = Preset(f'baselines/resnet{_depth}_imagenet.py', IMAGENET)
+    PRESETS[f'se_resnet{_depth}'] = Preset(f'baselines/se_resnet{_depth}_imagenet.py', IMAGENET)
+    PRESETS[f'eca_resnet{_depth}'] = Preset(f'baselines/resnet{_depth}_imagenet.py', IMAGENET, dict(
+        attention=dict(type='ECAGate', kernel_size=3) if _depth < 50 else ECA_RESNET50_GATES))
+    PRESETS[f'srm_resnet{_depth}'] = Preset(f'baselines/resnet{_depth}_imagenet.py', IMAGENET,
+                                            dict(attention=dict(type='SRMGate')))
+    for _host in ('se', 'eca', 'srm'):
+        PRESETS[f'emca_{_host}_resnet{_depth}'] = Preset(f'emca/emca_{_host}_resnet{_depth}_imagenet.py', IMAGENET)
+PRESETS['epsanet50'] = Preset('baselines/resnet50_imagenet.py', IMAGENET,
+                              dict(mixer=dict(type='PyramidSplitAttention')))
+PRESETS['emanet50'] = Preset('emanet/emanet50_imagenet.py', IMAGENET)
 
 STOCK_FASTER_RCNN = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 
@@ -89,7 +124,7 @@ class DetectorPreset(NamedTuple):
         if self.backbone is not None:
             stock = cfg.model.backbone
             cfg.model.backbone = ConfigDict(
-                dict(self.backbone, depth=stock.depth, stem='imagenet', out_indices=stock.out_indices,
+                dict(_resolved(self.backbone), depth=stock.depth, stem='imagenet', out_indices=stock.out_indices,
                      frozen_stages=stock.frozen_stages, norm_cfg=stock.norm_cfg, norm_eval=stock.norm_eval))
         return cfg
 
@@ -102,11 +137,4 @@ DETECTOR_PRESETS: Dict[str, DetectorPreset] = {
     'faster_rcnn_emca_se50': DetectorPreset(dict(type='EMCAResNet', host='se')),
     'faster_rcnn_se50': DetectorPreset(dict(type='AttnResNet', attention=dict(type='SEGate'))),
     'faster_rcnn_eca50': DetectorPreset(dict(type='AttnResNet', attention=ECA_RESNET50_GATES)),
-}
-
-# The EMANet paper's VOC0712 Faster R-CNN figures (params / 2^20 and MACs / 2^30 as the paper counts them),
-# by the file name of this package's config that builds the same detector.
-PUBLISHED_DETECTORS: Dict[str, Tuple[float, float]] = {
-    'faster_rcnn_r50_voc.py': (28.47, 317.98),
-    'faster_rcnn_emanet50_voc.py': (26.13, 268.57),
 }

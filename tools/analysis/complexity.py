@@ -8,8 +8,9 @@ Examples:
 
 A detector config (or detector preset) is counted whole, as mmdet's tools/analysis_tools/get_flops.py counts
 it: one image at the test pipeline's resize scale (VOC 600x1000, COCO 800x1333), padded by the detector's
-data preprocessor, through ``mode='tensor'``; the EMANet paper's VOC Faster R-CNN figures are printed next
-to this package's two VOC configs that build those detectors.
+data preprocessor, through ``mode='tensor'``. The published figures printed next to a preset or config are
+those of its entry in configs/<folder>/metafile.yml (mmemanet.analysis.published), e.g. the EMANet paper's
+VOC Faster R-CNN figures next to this package's two VOC configs that build those detectors.
 """
 import argparse
 import json
@@ -17,21 +18,28 @@ import os.path as osp
 
 import mmemanet  # noqa: F401  (registers the models)
 from mmemanet.analysis import build_target, measure_complexity, measure_detector_complexity
-from mmemanet.analysis.presets import DETECTOR_PRESETS, PRESETS, PUBLISHED_DETECTORS
+from mmemanet.analysis.presets import DETECTOR_PRESETS, PRESETS
+from mmemanet.analysis.published import published_for_config
 
 
 def measure(target: str, shape):
-    """(report, published params / 2^20 or None, published MACs / 2^30 or None) of a preset or config file."""
+    """(report, published params / 2^20 or None, published MACs / 2^30 or None) of a preset or config file: the
+    figures of the preset's, or the config's, entry in its folder's metafile.yml."""
     try:
         built = build_target(target)
     except ValueError as e:
         raise SystemExit(f'error: {e}')
     if built.kind == 'detector':
         report = measure_detector_complexity(built.model, shape[1:] if shape else built.input_shape, name=target)
-        return (report, *PUBLISHED_DETECTORS.get(osp.basename(target), (None, None)))
-    report = measure_complexity(built.model, shape or (1, *built.input_shape), name=target)
-    preset = built.preset
-    return report, preset and preset.published_params_m, preset and preset.published_macs_g
+        figures = published_for_config(target) if target.endswith('.py') else None
+    else:
+        # a classifier config of a paper's table is measured at the table's input size, as its preset is
+        preset = built.preset or next((p for p in PRESETS.values() if not p.backbone
+                                       and osp.realpath(p.config_file()) == osp.realpath(target)), None)
+        report = measure_complexity(built.model, shape or (preset.input_shape if preset else (1, *built.input_shape)),
+                                    name=target)
+        figures = preset and preset.published
+    return report, figures and figures.params_m, figures and figures.macs_g
 
 
 def main():

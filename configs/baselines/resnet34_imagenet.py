@@ -1,0 +1,4 @@
+# ResNet-34 (this package's implementation) on ImageNet with the EMCA recipe: the EMCA paper's baseline (its
+# published figures: metafile.yml).
+_base_ = '../_base_/imagenet_emca_recipe.py'
+model = dict(backbone=dict(type='AttnResNet', depth=34), head=dict(in_channels=512))
