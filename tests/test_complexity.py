@@ -3,6 +3,7 @@ the detector and the MACs of one image through its data preprocessor and ``mode=
 get_flops.py counts them, next to the EMANet paper's VOC Faster R-CNN figures. The tool runs in this process
 (its ``main()``)."""
 import os.path as osp
+import re
 
 import pytest
 from mmengine.config import Config
@@ -10,6 +11,8 @@ from mmengine.config import Config
 import mmemanet  # noqa: F401  (registers the models)
 from mmemanet.analysis import build_target, count_parameters, measure_complexity, measure_detector_complexity
 from mmemanet.analysis.build import resize_shape
+from mmemanet.analysis.presets import PRESETS
+from mmemanet.analysis.published import published_for_config
 
 from tool_modules import ROOT
 from tool_runs import run_in_process
@@ -42,3 +45,15 @@ def test_tool_prints_the_paper_figures_next_to_the_voc_detectors():
     assert [(r[1], r[5], r[7]) for r in rows] == [('3x96x96', '28.470', '317.980'), ('3x96x96', '26.130', '268.570')]
     resnet_params, emanet_params = (int(r[2].replace(',', '')) for r in rows)
     assert resnet_params > emanet_params > 35_000_000  # whole detectors (the backbones alone are ~23 M / ~21 M)
+
+
+def test_readme_output_shows_the_metafile_figures():
+    """The README's output of the tool (a transcript, not written by it) has each model's published figures as its
+    metafile entry has them, the one place they are written."""
+    with open(osp.join(ROOT, 'README.md')) as f:
+        rows = [line.split() for line in f.read().splitlines()
+                if re.match(r'(cifar_|emca_|configs/)\S+ +\d+x\d+x\d+ ', line)]
+    assert len(rows) >= 10
+    for row in rows:
+        figures = PRESETS[row[0]].published if row[0] in PRESETS else published_for_config(row[0])
+        assert [row[5], row[7]] == [f'{v:.3f}' if v else '-' for v in (figures.params_m, figures.macs_g)], row
