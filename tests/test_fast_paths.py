@@ -12,7 +12,8 @@ import torch
 import mmemanet  # noqa: F401  (registers the models)
 from mmemanet.models.backbones import EMANet, EMCAResNet
 from mmemanet.models.layers import EMCA, MixtureAttention, srm
-from mmemanet.models.layers.mixture_attention import branch_conv, memory_format_of
+from mmemanet.models.layers.mixture_attention import (POINTWISE_DENSE_MAX_PER_GROUP, branch_conv, memory_format_of,
+                                                      pointwise_conv)
 
 from randomized import scramble_
 
@@ -169,6 +170,47 @@ def test_branch_conv_equals_grouped_conv2d(in_channels, out_channels, kernel, st
     assert memory_format_of(y) == memory_format_of(x)
     for name, a, b in (('output', y, y_ref), ('input grad', gx, gx_ref), ('weight grad', gw, gw_ref)):
         assert_rel_close(a, b, rtol=1e-6, name=name)
+
+
+@pytest.mark.parametrize('fmt', [torch.contiguous_format, CL], ids=['nchw', 'channels_last'])
+@pytest.mark.parametrize('batch,channels,groups,height,width', [
+    (4, 64, 4, 32, 32),   # EMANet-50's four MA stages (CIFAR stem): 16 per group -> block-diagonal matmul
+    (4, 128, 4, 16, 16),  # 32 per group and more: the grouped conv
+    (4, 256, 4, 8, 8),
+    (4, 512, 4, 4, 4),
+    (1, 64, 4, 7, 5),     # batch 1, non-square
+    (3, 24, 3, 1, 9),     # 8 per group, one row
+    (2, 32, 32, 6, 6),    # depthwise 1x1 (1 per group)
+])
+def test_pointwise_conv_equals_grouped_conv2d(batch, channels, groups, height, width, fmt):
+    """Output and the input, weight and bias gradients of :func:`pointwise_conv` equal ``F.conv2d``'s with
+    ``groups``; the block-diagonal matmul runs exactly where the shape rule says (NCHW, few per group)."""
+    conv = torch.nn.Conv2d(channels, channels, 1, groups=groups)
+    x = torch.randn(batch, channels, height, width).contiguous(memory_format=fmt).requires_grad_()
+    grad = torch.randn(batch, channels, height, width)
+    params = (x, conv.weight, conv.bias)
+    with mock.patch.object(torch, 'block_diag', wraps=torch.block_diag) as block_diag:
+        y = pointwise_conv(x, conv)
+    dense = fmt == torch.contiguous_format and channels // groups <= POINTWISE_DENSE_MAX_PER_GROUP
+    assert block_diag.called == dense
+    y_ref = torch.nn.functional.conv2d(x, conv.weight, conv.bias, groups=groups)
+    grads = torch.autograd.grad(y, params, grad)
+    grads_ref = torch.autograd.grad(y_ref, params, grad)
+    assert_rel_close(y, y_ref, rtol=1e-6, name='output')
+    for name, a, b in zip(('input grad', 'weight grad', 'bias grad'), grads, grads_ref):
+        assert_rel_close(a, b, name=name)  # weight and bias: sums over B * H * W positions
+
+
+def test_pointwise_conv_keeps_the_grouped_conv_off_float32_cpu():
+    """float64 and bfloat16 autocast keep the plain grouped convolution."""
+    conv = torch.nn.Conv2d(64, 64, 1, groups=4)
+    with mock.patch.object(torch, 'block_diag', wraps=torch.block_diag) as block_diag:
+        pointwise_conv(torch.randn(2, 64, 4, 4), conv)
+        assert block_diag.call_count == 1
+        pointwise_conv(torch.randn(2, 64, 4, 4, dtype=torch.float64), conv.double())
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            pointwise_conv(torch.randn(2, 64, 4, 4, dtype=torch.float64).float(), conv.float())
+        assert block_diag.call_count == 1
 
 
 def test_running_statistics_equal_after_train_steps_then_eval():

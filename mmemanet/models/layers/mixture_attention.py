@@ -6,7 +6,7 @@
 - :data:`REFERENCE_BRANCH_PATHS`, :class:`ReferencePiece`, :func:`reference_pieces`: where each tensor of the
   reference implementation's per-branch layout lives in the fused state dict (the checkpoint converter,
   :mod:`mmemanet.checkpoints.reference_conversion`, and the tests read them);
-- :func:`branch_conv`, :func:`to_format`: the CPU fast paths of the fused forward.
+- :func:`branch_conv`, :func:`pointwise_conv`, :func:`to_format`: the CPU fast paths of the fused forward.
 """
 from typing import Dict, List, NamedTuple
 
@@ -71,6 +71,65 @@ def branch_conv(x, weight, stride, padding, groups):
     taps = weight.reshape(out_channels * per_group, 1, *weight.shape[2:])
     y = F.conv2d(x, taps, None, stride, padding, 1, out_channels * per_group)
     return y.unflatten(1, (out_channels, per_group)).sum(2).contiguous(memory_format=memory_format_of(y))
+
+
+#: :func:`pointwise_conv`'s shape rule: the grouped 1x1 runs as one block-diagonal matmul when a group has at
+#: most this many input channels. Measured (2-core AVX2 machine, contended, batch 32, NCHW, forward + backward,
+#: medians of 11, ms; grouped conv / block-diagonal batched matmul): EMANet-50's MA at P = 64, 32x32 (16 per
+#: group) 25.1 / 9.1; P = 128, 16x16 (32 per group) 5.2 / 7.5; P = 256, 8x8 3.8 / 8.6; P = 512, 4x4 3.5 / 25.
+#: A second run through :class:`_BlockDiagonalPointwise`: P = 64 12.8 / 10.8, P = 128 4.7 / 4.5 (a tie). With 16
+#: per group oneDNN's grouped kernel fills few vector lanes; from 32 per group the n-times larger dense product
+#: does not pay. channels_last inputs keep the grouped conv (oneDNN's grouped 1x1 is fast in NHWC).
+POINTWISE_DENSE_MAX_PER_GROUP = 16
+
+
+def _block_diagonal(weight, groups):
+    """``[P, P / groups, 1, 1]`` grouped 1x1 weight -> the ``[P, P]`` block-diagonal dense matrix."""
+    return torch.block_diag(*weight.flatten(1).split(weight.shape[0] // groups))
+
+
+class _BlockDiagonalPointwise(torch.autograd.Function):
+    """``F.conv2d(x, weight, bias, groups=groups)`` for a 1x1 ``weight: [P, P / groups, 1, 1]`` and an NCHW
+    ``x: [B, P, H, W]`` as ONE batched matmul with the block-diagonal ``[P, P]`` matrix. Keeps only ``x`` and
+    ``weight`` for backward (the matrix is rebuilt there); the weight gradient is the diagonal blocks of the
+    dense one."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, groups):
+        ctx.groups = groups
+        ctx.save_for_backward(x, weight)
+        b, p, h, w = x.shape
+        return torch.baddbmm(bias[:, None], _block_diagonal(weight, groups).expand(b, p, p),
+                             x.flatten(2)).view(b, p, h, w)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        b, p, h, w = x.shape
+        n, c = ctx.groups, p // ctx.groups
+        grad = grad.reshape(b, p, h * w)
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.matmul(_block_diagonal(weight, n).t(), grad).view(b, p, h, w)
+        if ctx.needs_input_grad[1]:  # [P, P] summed over the batch, then its n diagonal [c, c] blocks
+            dense = torch.bmm(grad, x.flatten(2).transpose(1, 2)).sum(0)
+            grad_w = dense.view(n, c, n, c).diagonal(dim1=0, dim2=2).permute(2, 0, 1).reshape(weight.shape)
+        if ctx.needs_input_grad[2]:
+            grad_b = grad.sum((0, 2))
+        return grad_x, grad_w, grad_b, None
+
+
+def pointwise_conv(x, conv):
+    """``conv(x)`` for MA's grouped 1x1 ``conv`` (Conv2d(P, P, 1, groups=n, bias)), ``x: [B, P, H, W]``.
+    On CPU in float32 (no autocast, not tracing), for an NCHW ``x`` and at most
+    :data:`POINTWISE_DENSE_MAX_PER_GROUP` channels per group, it runs as ONE batched matmul with the
+    block-diagonal ``[P, P]`` matrix built from ``conv.weight`` (:class:`_BlockDiagonalPointwise`: same
+    function to float32 round-off, same parameters). Elsewhere ``conv(x)`` itself."""
+    per_group = conv.in_channels // conv.groups
+    if (x.device.type != 'cpu' or x.dtype != torch.float32 or is_autocast_enabled('cpu') or tracing()
+            or conv.groups == 1 or per_group > POINTWISE_DENSE_MAX_PER_GROUP or not x.is_contiguous()):
+        return conv(x)
+    return _BlockDiagonalPointwise.apply(x, conv.weight, conv.bias, conv.groups)
 
 
 class _SharedInputConvs(torch.autograd.Function):
@@ -207,7 +266,9 @@ class MixtureAttention(BaseModule):
         impl (str): ``'fused'`` (default): batched ops over all P channels, the four branch convs on one
             shared input copy; on CPU its convolutions run in channels_last and its norms in NCHW (the fast
             layout for each), a branch with one output channel per group as a depthwise conv + group sum
-            (:func:`branch_conv`), the output has the input's memory format; autocast and torch.compile work.
+            (:func:`branch_conv`), the grouped 1x1 ``pw_conv`` with few channels per group as one dense
+            block-diagonal matmul (:func:`pointwise_conv`), the output has the input's memory format;
+            autocast and torch.compile work.
             ``'reference'``: the plain per-branch formulation on slices of the same parameters, kept to test
             the fused path against. Same function, same state dict.
     """
@@ -265,7 +326,7 @@ class MixtureAttention(BaseModule):
         y = self.bn1(F.gelu(to_format(y, norm_format)))
         mixed = self.dw_conv(to_format(y, conv_format))
         y = y + self.bn2(F.gelu(to_format(mixed, norm_format)))
-        y = y + self.bn3(F.gelu(self.pw_conv(self.softban(y))))
+        y = y + self.bn3(F.gelu(pointwise_conv(self.softban(y), self.pw_conv)))
         y = y * branch_weights(y, self.se, self.num_branches)
         return to_format(y, out_format)
 
