@@ -1,0 +1,131 @@
+"""Per-convolution oneDNN profile of one training step: for every convolution shape of MA (branch convs,
+depthwise mixer, grouped 1x1), the implementation oneDNN picks and its time in forward, backward-data and
+weight gradient, read from ``ONEDNN_VERBOSE=profile`` in a child process (oneDNN reads the variable once).
+
+- :func:`parse_onednn_verbose`: verbose lines -> :class:`ConvRow` per convolution problem;
+- :func:`profile_training_step`: run the child, return the rows of MA's convolutions;
+- :func:`format_profile`: the rows as a Markdown table.
+
+What is not a oneDNN convolution is not listed: MA's grouped 1x1 where it runs as a block-diagonal matmul
+(P = 64), the forward of a one-output-per-group branch (it runs as the depthwise convolution of its shape,
+whose row then counts both).
+"""
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Tuple
+
+PASSES = ('forward', 'backward_data', 'backward_weights')
+MARKER = 'mmemanet-profiled-step'
+_PROBLEM = re.compile(r'(?:g(?P<g>\d+))?mb(?P<mb>\d+)_ic(?P<ic>\d+)oc(?P<oc>\d+)_ih(?P<ih>\d+)oh(?P<oh>\d+)'
+                      r'kh(?P<kh>\d+)sh(?P<sh>\d+)')
+
+
+@dataclass
+class ConvRow:
+    """One convolution problem (oneDNN's descriptor, e.g. ``g4mb32_ic64oc64_ih32oh32kh1sh1...``): its
+    calls per pass, implementation per pass and summed milliseconds per pass."""
+    problem: str
+    groups: int
+    in_channels: int
+    out_channels: int
+    in_size: int
+    out_size: int
+    kernel: int
+    stride: int
+    calls: Dict[str, int] = field(default_factory=dict)
+    impl: Dict[str, str] = field(default_factory=dict)
+    ms: Dict[str, float] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """'depthwise', 'grouped' or 'dense'."""
+        if self.groups == self.in_channels == self.out_channels and self.groups > 1:
+            return 'depthwise'
+        return 'grouped' if self.groups > 1 else 'dense'
+
+
+def parse_onednn_verbose(lines: Iterable[str]) -> List[ConvRow]:
+    """``exec`` lines of convolution primitives -> one :class:`ConvRow` per problem descriptor, in order of
+    first appearance. ``forward_training`` and ``forward_inference`` both count as ``forward``."""
+    rows: Dict[str, ConvRow] = {}
+    for line in lines:
+        fields = line.strip().split(',')
+        if len(fields) < 10 or fields[0] != 'onednn_verbose' or 'exec' not in fields[:4] \
+                or 'convolution' not in fields[:6]:
+            continue
+        start = fields.index('convolution')
+        impl, prop, problem, ms = fields[start + 1], fields[start + 2], fields[-2], float(fields[-1])
+        match = _PROBLEM.search(problem)
+        if match is None:
+            continue
+        key = 'forward' if prop.startswith('forward') else prop
+        if key not in PASSES:
+            continue
+        if problem not in rows:
+            d = match.groupdict()
+            rows[problem] = ConvRow(problem, int(d['g'] or 1), int(d['ic']), int(d['oc']), int(d['ih']),
+                                    int(d['oh']), int(d['kh']), int(d['sh']))
+        row = rows[problem]
+        row.calls[key] = row.calls.get(key, 0) + 1
+        row.impl[key] = impl
+        row.ms[key] = row.ms.get(key, 0.0) + ms
+    return list(rows.values())
+
+
+def is_ma_conv(row: ConvRow, image_channels: int = 3) -> bool:
+    """MA's convolutions in EMANet: every grouped or k > 1 convolution except the stem's (on the image); the
+    ResNet 1x1 convolutions and the SE's are dense 1x1."""
+    return (row.groups > 1 or row.kernel > 1) and row.in_channels != image_channels
+
+
+def _child(target: str, batch_size: int, input_size: Tuple[int, int], threads: Optional[int]) -> None:
+    """One warm-up training step, the marker line, one profiled training step (stdout: oneDNN's lines)."""
+    import torch
+
+    import mmemanet  # noqa: F401  (registers the models)
+    from mmemanet.analysis.benchmark import BenchSettings, ModelUnderTest
+    if threads:
+        torch.set_num_threads(threads)
+    model = ModelUnderTest(target, BenchSettings(mode='train', batch_size=batch_size, input_size=input_size))
+    model.step()
+    print(MARKER, flush=True)
+    model.step()
+    sys.stdout.flush()
+
+
+def profile_training_step(target: str = 'cifar_emanet50', batch_size: int = 32,
+                          input_size: Tuple[int, int] = (32, 32), threads: Optional[int] = None,
+                          ma_only: bool = True) -> List[ConvRow]:
+    """The :class:`ConvRow` s of one training step of preset / config ``target`` after one warm-up step (MA's
+    convolutions only unless ``ma_only=False``). Runs a child Python with ``ONEDNN_VERBOSE=profile``."""
+    code = (f'from mmemanet.analysis.conv_profile import _child; '
+            f'_child({target!r}, {batch_size}, {tuple(input_size)!r}, {threads!r})')
+    env = dict(os.environ, ONEDNN_VERBOSE='profile')
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, check=False)
+    if out.returncode or MARKER not in out.stdout:
+        raise RuntimeError(f'the profiled child failed ({out.returncode}):\n{out.stderr[-4000:]}')
+    rows = parse_onednn_verbose(out.stdout.split(MARKER, 1)[1].splitlines())
+    return [r for r in rows if is_ma_conv(r)] if ma_only else rows
+
+
+COLUMNS = ('conv', 'in -> out size', 'calls', 'forward impl', 'forward ms', 'backward_data impl',
+           'backward_data ms', 'backward_weights impl', 'backward_weights ms')
+
+
+def format_profile(rows: List[ConvRow]) -> str:
+    """Markdown table, one line per convolution problem (:data:`COLUMNS`), sorted by output size (stage)
+    then kind, plus a total line of milliseconds."""
+    lines = ['| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|' * len(COLUMNS)]
+    for r in sorted(rows, key=lambda r: (-r.out_size, r.in_channels, r.kind, r.kernel, r.groups)):
+        name = f'{r.kind} k{r.kernel} g{r.groups} {r.in_channels}->{r.out_channels}' + \
+            (f' s{r.stride}' if r.stride > 1 else '')
+        cells = [name, f'{r.in_size}->{r.out_size}', str(max(r.calls.values()))]
+        for p in PASSES:
+            cells += [r.impl.get(p, '-'), f'{r.ms[p]:.2f}' if p in r.ms else '-']
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    totals = [f'{sum(r.ms.get(p, 0.0) for r in rows):.2f}' for p in PASSES]
+    lines.append('| total | | | | ' + totals[0] + ' | | ' + totals[1] + ' | | ' + totals[2] + ' |')
+    return '\n'.join(lines)
