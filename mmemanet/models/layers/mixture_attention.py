@@ -74,7 +74,7 @@ def branch_conv(x, weight, stride, padding, groups):
 
 
 #: :func:`pointwise_conv`'s shape rule: the grouped 1x1 runs as one block-diagonal matmul when a group has at
-#: most this many input channels. Measured (2-core AVX2 machine, contended, batch 32, NCHW, forward + backward,
+#: most this many input channels. Measured (2-core AMD EPYC, AVX-512, contended, batch 32, NCHW, forward + backward,
 #: medians of 11, ms; grouped conv / block-diagonal batched matmul): EMANet-50's MA at P = 64, 32x32 (16 per
 #: group) 25.1 / 9.1; P = 128, 16x16 (32 per group) 5.2 / 7.5; P = 256, 8x8 3.8 / 8.6; P = 512, 4x4 3.5 / 25.
 #: A second run through :class:`_BlockDiagonalPointwise`: P = 64 12.8 / 10.8, P = 128 4.7 / 4.5 (a tie). With 16
