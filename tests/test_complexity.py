@@ -57,3 +57,15 @@ def test_readme_output_shows_the_metafile_figures():
     for row in rows:
         figures = PRESETS[row[0]].published if row[0] in PRESETS else published_for_config(row[0])
         assert [row[5], row[7]] == [f'{v:.3f}' if v else '-' for v in (figures.params_m, figures.macs_g)], row
+
+
+def test_readme_prose_quotes_the_metafile_figures():
+    """The figures the README's text quotes for EMANet-50 on CIFAR-10 (top-1, parameters) are its metafile entry's."""
+    from mmemanet.analysis.published import models, published
+    with open(osp.join(ROOT, 'README.md')) as f:
+        text = f.read()
+    entry = next(m for m in models() if m['Name'] == 'emanet50_cifar10')
+    top1 = entry['Results'][0]['Metrics']['Top 1 Accuracy']
+    params = f'{published("emanet50_cifar10").params_m:.2f} M'
+    assert f'EMANet-50 reaches {top1} % top-1 on CIFAR-10 with {params} parameters' in text
+    assert f'the published {params} is what thop' in text
