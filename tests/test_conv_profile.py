@@ -1,5 +1,7 @@
 """tools/analysis/conv_profile.py: oneDNN's verbose lines parsed into one row per convolution problem, and the
 table of one tiny EMANet-50 training step (its rows and columns; no times are judged)."""
+import pytest
+
 from mmemanet.analysis.conv_profile import (COLUMNS, PASSES, format_profile, is_ma_conv, parse_onednn_verbose,
                                             profile_training_step)
 
@@ -37,3 +39,8 @@ def test_tiny_emanet50_step_lists_ma_convs_of_all_four_stages():
     assert lines[0] == '| ' + ' | '.join(COLUMNS) + ' |'
     assert len(lines) == len(rows) + 3 and lines[-1].startswith('| total')
     assert all(line.count('|') == len(COLUMNS) + 1 for line in lines)
+
+
+def test_unknown_target_is_one_line_before_any_child_starts():
+    with pytest.raises(ValueError, match=r"^'nosuch' is neither a config file \(\.py\) nor a preset; presets: "):
+        profile_training_step('nosuch')

@@ -209,7 +209,7 @@ def test_pointwise_conv_keeps_the_grouped_conv_off_float32_cpu():
         assert block_diag.call_count == 1
         pointwise_conv(torch.randn(2, 64, 4, 4, dtype=torch.float64), conv.double())
         with torch.autocast('cpu', dtype=torch.bfloat16):
-            pointwise_conv(torch.randn(2, 64, 4, 4, dtype=torch.float64).float(), conv.float())
+            pointwise_conv(torch.randn(2, 64, 4, 4), conv.float())
         assert block_diag.call_count == 1
 
 

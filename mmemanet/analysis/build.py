@@ -54,6 +54,17 @@ def _build_config(name, cfg) -> BuiltModel:
     return BuiltModel(name, model, kind, (3, 224, 224), config=cfg)
 
 
+def check_target(target: str) -> None:
+    """Raise a one-line ``ValueError`` unless ``target`` is a preset or an existing config file (``.py``)."""
+    if target in PRESETS or target in DETECTOR_PRESETS:
+        return
+    if not target.endswith('.py'):
+        raise ValueError(f'{target!r} is neither a config file (.py) nor a preset; presets: '
+                         f'{", ".join([*PRESETS, *DETECTOR_PRESETS])}')
+    if not os.path.isfile(target):
+        raise ValueError(f'config file {target!r} does not exist')
+
+
 def build_target(target: str, cfg_options: Optional[dict] = None) -> BuiltModel:
     """Build a classifier preset, a detector preset (:data:`DETECTOR_PRESETS`) or a config file (``.py``,
     with ``cfg_options`` merged into it as ``--cfg-options`` does).
@@ -62,6 +73,7 @@ def build_target(target: str, cfg_options: Optional[dict] = None) -> BuiltModel:
     (an mmpretrain classifier, or a bare backbone).
     """
     from mmengine.registry import MODELS, DefaultScope
+    check_target(target)
     if target in PRESETS:
         preset = PRESETS[target]
         with DefaultScope.overwrite_default_scope('mmpretrain'):
@@ -69,11 +81,6 @@ def build_target(target: str, cfg_options: Optional[dict] = None) -> BuiltModel:
         return BuiltModel(target, model, 'classifier', tuple(preset.input_shape[1:]), preset=preset)
     if target in DETECTOR_PRESETS:
         return _build_config(target, DETECTOR_PRESETS[target].config())
-    if not target.endswith('.py'):
-        raise ValueError(f'{target!r} is neither a config file (.py) nor a preset; presets: '
-                         f'{", ".join([*PRESETS, *DETECTOR_PRESETS])}')
-    if not os.path.isfile(target):
-        raise ValueError(f'config file {target!r} does not exist')
     from mmengine.config import Config
     cfg = Config.fromfile(target)
     if cfg_options:

@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from .build import check_target
+
 PASSES = ('forward', 'backward_data', 'backward_weights')
 MARKER = 'mmemanet-profiled-step'
 _PROBLEM = re.compile(r'(?:g(?P<g>\d+))?mb(?P<mb>\d+)_ic(?P<ic>\d+)oc(?P<oc>\d+)_ih(?P<ih>\d+)oh(?P<oh>\d+)'
@@ -100,7 +102,9 @@ def profile_training_step(target: str = 'cifar_emanet50', batch_size: int = 32,
                           input_size: Tuple[int, int] = (32, 32), threads: Optional[int] = None,
                           ma_only: bool = True) -> List[ConvRow]:
     """The :class:`ConvRow` s of one training step of preset / config ``target`` after one warm-up step (MA's
-    convolutions only unless ``ma_only=False``). Runs a child Python with ``ONEDNN_VERBOSE=profile``."""
+    convolutions only unless ``ma_only=False``). Runs a child Python with ``ONEDNN_VERBOSE=profile``; an unknown
+    ``target`` is a one-line ``ValueError`` before it starts."""
+    check_target(target)
     code = (f'from mmemanet.analysis.conv_profile import _child; '
             f'_child({target!r}, {batch_size}, {tuple(input_size)!r}, {threads!r})')
     env = dict(os.environ, ONEDNN_VERBOSE='profile')

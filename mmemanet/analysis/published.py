@@ -56,22 +56,24 @@ def models(root: Optional[str] = None) -> List[dict]:
     return [model for meta in metafiles(root).values() for model in meta['Models']]
 
 
+def _figures(model: dict) -> Published:
+    meta = model.get('Metadata', {})
+    return Published(model['Name'], model['Config'], meta.get(PARAMS_KEY), meta.get(MACS_KEY))
+
+
 def published(name: str, root: Optional[str] = None) -> Published:
     """The published figures of the metafile entry ``name`` (e.g. ``'emanet50_cifar10'``)."""
     for model in models(root):
         if model['Name'] == name:
-            meta = model.get('Metadata', {})
-            return Published(name, model['Config'], meta.get(PARAMS_KEY), meta.get(MACS_KEY))
+            return _figures(model)
     raise KeyError(f'{name!r} is not a model of model-index.yml')
 
 
 def published_for_config(config: str, root: Optional[str] = None) -> Optional[Published]:
     """The figures of the entry whose config file has the name of ``config`` (any path to it, or an alias at the
     top of configs/ with that file name), or None."""
-    for model in models(root):
-        if osp.basename(model['Config']) == osp.basename(config):
-            return published(model['Name'], root)
-    return None
+    return next((_figures(model) for model in models(root)
+                 if osp.basename(model['Config']) == osp.basename(config)), None)
 
 
 def _figure(value) -> str:

@@ -17,8 +17,11 @@ def main():
     parser.add_argument('--threads', type=int, help='torch.set_num_threads (default: torch default)')
     parser.add_argument('--all-convs', action='store_true', help='every convolution, not only MA-like ones')
     args = parser.parse_args()
-    rows = profile_training_step(args.target, args.batch_size, tuple(args.input_size), args.threads,
-                                 ma_only=not args.all_convs)
+    try:
+        rows = profile_training_step(args.target, args.batch_size, tuple(args.input_size), args.threads,
+                                     ma_only=not args.all_convs)
+    except ValueError as e:
+        raise SystemExit(f'error: {e}')
     print(format_profile(rows))
 
 
