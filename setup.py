@@ -1,6 +1,7 @@
 import os
 import os.path as osp
 import shutil
+import sys
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
@@ -49,6 +50,30 @@ class BuildPyWithMim(build_py):
                 shutil.copy2(src, osp.join(mim, name))
 
 
+def conv_cpu_extension():
+    """The compiled CPU kernels (``mmemanet._conv_cpu``, source ``mmemanet/ops/csrc/conv_cpu.cpp``) and the
+    ``build_ext`` command that builds them, unless ``MMEMANET_WITH_OPS=0`` or torch is not importable (a build
+    without torch); without them the package runs its plain-PyTorch path (``mmemanet.ops.conv_cpu``)."""
+    if os.environ.get('MMEMANET_WITH_OPS', '1') == '0':
+        return [], {}
+    try:
+        from torch.utils.cpp_extension import BuildExtension, CppExtension
+    except ImportError:
+        print('mmemanet: torch is not importable here, building without the compiled CPU kernels')
+        return [], {}
+    if sys.platform == 'win32':
+        flags, link = ['/O2', '/openmp'], []
+    elif sys.platform == 'darwin':  # Apple clang has no -fopenmp: the kernels run on one thread there
+        flags, link = ['-O3'], []
+    else:
+        flags, link = ['-O3', '-fopenmp'], ['-fopenmp']
+    extension = CppExtension('mmemanet._conv_cpu', ['mmemanet/ops/csrc/conv_cpu.cpp'], extra_compile_args=flags,
+                             extra_link_args=link)
+    return [extension], {'build_ext': BuildExtension.with_options(use_ninja=True)}
+
+
+EXTENSIONS, EXTENSION_COMMANDS = conv_cpu_extension()
+
 version = {}
 with open('mmemanet/version.py') as f:
     exec(f.read(), version)
@@ -76,5 +101,6 @@ setup(
         'tests': ['pytest'],
     },
     license='Apache-2.0',
-    cmdclass={'build_py': BuildPyWithMim},
+    ext_modules=EXTENSIONS,
+    cmdclass={'build_py': BuildPyWithMim, **EXTENSION_COMMANDS},
 )

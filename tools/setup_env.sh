@@ -13,6 +13,7 @@
 #   MMEMANET_VENV=.venv      where the environment goes (tools/env_matrix.sh makes one per torch)
 #   MMEMANET_TORCH="torch==2.13.0 torchvision==0.28.0"   the torch pair to install (from the package index)
 #   MMEMANET_NUMPY="numpy>=2,<3"                         numpy (torch < 2.3 needs numpy<2)
+#   MMEMANET_WITH_OPS=0      leave out mmemanet's compiled CPU kernels (the plain-PyTorch path runs instead)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +25,7 @@ STAMP=$VENV/.mmemanet-stack
 TORCH_PAIR=${MMEMANET_TORCH:-"torch==2.13.0 torchvision==0.28.0"}
 NUMPY=${MMEMANET_NUMPY:-"numpy>=2,<3"}
 STACK="mmengine==0.10.7 mmdet==3.3.0 mmpretrain==1.2.0 $NUMPY pycocotools>=2.0.8 pytest pytest-xdist grad-cam>=1.5 onnx onnxruntime onnxscript flake8 isort twine readme-renderer[md]"
-WANT="$(sha256sum tools/setup_env.sh setup.py | sha256sum | cut -c1-16) keep_torch=${MMEMANET_KEEP_TORCH:-0} torch=$TORCH_PAIR numpy=$NUMPY"
+WANT="$(sha256sum tools/setup_env.sh setup.py mmemanet/ops/csrc/*.cpp | sha256sum | cut -c1-16) keep_torch=${MMEMANET_KEEP_TORCH:-0} with_ops=${MMEMANET_WITH_OPS:-1} torch=$TORCH_PAIR numpy=$NUMPY"
 MMCV_WHEELS=${XDG_CACHE_HOME:-$HOME/.cache}/mmemanet/mmcv-2.1.0
 
 if [[ -f $STAMP && "$(cat $STAMP)" == "$WANT" ]]; then
@@ -73,10 +74,16 @@ say "installing the OpenMMLab stack: $STACK"
 "${PIP[@]}" install -q --no-deps openmim==0.3.9
 "${PIP[@]}" install -q click colorama model-index pandas tabulate "$NUMPY"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e .
+# the compiled CPU kernels, next to their sources (setuptools' editable install builds in an isolated environment
+# without torch, so it leaves them out); MMEMANET_WITH_OPS=0 leaves them out here too
+if [[ ${MMEMANET_WITH_OPS:-1} != 0 ]]; then
+  say "compiling mmemanet's CPU kernels (mmemanet/ops/csrc, about 45 s)"
+  "$VENV/bin/python" setup.py -q build_ext --inplace 2>&1 | grep -v "No CUDA runtime is found" || true
+fi
 
 say "verifying the stack"
 "$VENV/bin/python" - <<'PY' || fail "the stack check above failed"
-import sys
+import os, sys
 import torch, torchvision
 boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30.]])
 scores = torch.tensor([0.9, 0.8, 0.7])
@@ -88,6 +95,9 @@ import mmengine, mmdet, mmpretrain, numpy
 import mmdet.models, mmpretrain.models
 import pkg_resources  # mmengine's mmdet::/mmpretrain:: config inheritance needs it
 import mmemanet
+from mmemanet.ops import conv_cpu
+assert os.environ.get('MMEMANET_WITH_OPS', '1') == '0' or conv_cpu.EXTENSION_ERROR is None, \
+    f"mmemanet's CPU kernels did not build or load: {conv_cpu.EXTENSION_ERROR}"
 assert mmcv.__version__ == '2.1.0', mmcv.__version__
 print(f'python {sys.version.split()[0]}  torch {torch.__version__}  torchvision {torchvision.__version__}  '
       f'mmengine {mmengine.__version__}  mmcv {mmcv.__version__} (ops ok)  mmdet {mmdet.__version__}  '

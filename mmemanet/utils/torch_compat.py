@@ -13,6 +13,7 @@ API used                           since     fallback
                                              ``torch.get_autocast_cpu_dtype()``, ``..._<dev>_dtype``
 ``torch.amp.GradScaler(dev)``      2.3       ``torch.cuda.amp.GradScaler()`` (CUDA only)
 ``torch.onnx.export(dynamo=True)`` 2.5       the TorchScript exporter writing the file itself
+``torch.compiler.is_compiling()``  2.3       ``torch._dynamo.is_compiling()``
 ``add_safe_globals`` (with the     2.6       torch < 2.6 does not load weights-only by default: see
 ``(func, name)`` form)                       :func:`weights_only_by_default` and
                                              :mod:`mmemanet.checkpoints.safe_loading`
@@ -79,3 +80,12 @@ def weights_only_by_default() -> bool:
     :mod:`mmemanet.checkpoints.safe_loading` relies on."""
     return (hasattr(torch.serialization, 'add_safe_globals')
             and TorchVersion(torch.__version__.split('+')[0]) >= (2, 6))
+
+
+def is_compiling() -> bool:
+    """Whether torch.compile (dynamo) is tracing the code: ``torch.compiler.is_compiling`` (torch >= 2.3), else
+    ``torch._dynamo.is_compiling``."""
+    compiler = getattr(torch, 'compiler', None)
+    if compiler is not None and hasattr(compiler, 'is_compiling'):
+        return compiler.is_compiling()
+    return torch._dynamo.is_compiling()

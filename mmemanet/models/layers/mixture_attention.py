@@ -16,6 +16,7 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch import nn
 
+from ...ops import conv_cpu
 from ...utils.torch_compat import get_autocast_dtype, is_autocast_enabled
 from .branches import BranchSE, branch_convs, branch_weights, check_branches
 from .precision import cast_to
@@ -60,12 +61,18 @@ def to_format(x, fmt):
 
 
 def branch_conv(x, weight, stride, padding, groups):
-    """``F.conv2d(x, weight, None, stride, padding, 1, groups)``. On CPU, a grouped convolution with ONE output
-    channel per group and several inputs per group (MA's k = 9, g = 16 branch at P = 64) runs as the depthwise
-    convolution with the same taps followed by a sum over each group's input channels: the same function (to
-    float32 round-off), which oneDNN runs faster (its grouped kernel is slow for such narrow groups; the
-    README's benchmarks give the figures). Elsewhere a plain ``conv2d``."""
+    """``F.conv2d(x, weight, None, stride, padding, 1, groups)``. On CPU without autograd (inference, and inside
+    :class:`_SharedInputConvs`), where the compiled kernel is built and its shape rule picks it
+    (:func:`mmemanet.ops.conv_cpu.use_forward`: few inputs and outputs per group), that kernel;
+    otherwise a grouped convolution with ONE output channel per group and several inputs per group (MA's k = 9,
+    g = 16 branch at P = 64) runs as the depthwise convolution with the same taps followed by a sum over each
+    group's input channels: the same function (to float32 round-off), which oneDNN runs faster (its grouped
+    kernel is slow for such narrow groups; the README's benchmarks give the figures). Elsewhere a plain
+    ``conv2d``."""
     out_channels, per_group = weight.shape[:2]
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+    if not needs_grad and conv_cpu.use_forward(x, weight, groups):  # the kernel has no autograd of its own
+        return conv_cpu.conv_forward(x, weight, stride, padding, groups).contiguous(memory_format=memory_format_of(x))
     if x.device.type != 'cpu' or out_channels != groups or per_group == 1:
         return F.conv2d(x, weight, None, stride, padding, 1, groups)
     taps = weight.reshape(out_channels * per_group, 1, *weight.shape[2:])
@@ -137,8 +144,9 @@ class _SharedInputConvs(torch.autograd.Function):
     ``x`` in memory format ``fmt``. Backward makes that copy again instead of autograd keeping it next to
     ``x`` (which the block keeps anyway): one input-sized tensor less per MA in training. The forward runs each
     convolution through :func:`branch_conv`, the backward through ``convolution_backward`` of the grouped
-    convolution itself. Under autocast the convolutions run in the autocast dtype, as ``F.conv2d`` does;
-    ``x``'s gradient has ``x``'s format.
+    convolution itself, the weight gradient through the compiled kernel where its shape rule picks it
+    (:func:`mmemanet.ops.conv_cpu.use_weight_grad`). Under autocast the convolutions run in the autocast dtype,
+    as ``F.conv2d`` does; ``x``'s gradient has ``x``'s format.
     """
 
     @staticmethod
@@ -159,10 +167,13 @@ class _SharedInputConvs(torch.autograd.Function):
         grad = grad.to(ctx.dtype)
         grad_x, grad_weights, start = None, [], 0
         for j, (w, (stride, padding, groups)) in enumerate(zip(weights, ctx.specs)):
-            mask = (ctx.needs_input_grad[0], ctx.needs_input_grad[3 + j], False)
+            grad_j = grad[:, start:start + w.shape[0]]
+            kernel_wgrad = ctx.needs_input_grad[3 + j] and conv_cpu.use_weight_grad(xc, w.shape, groups)
+            mask = (ctx.needs_input_grad[0], ctx.needs_input_grad[3 + j] and not kernel_wgrad, False)
             gx, gw, _ = torch.ops.aten.convolution_backward(
-                grad[:, start:start + w.shape[0]], xc, w.to(ctx.dtype), None, stride, padding, (1, 1), False,
-                (0, 0), groups, mask)
+                grad_j, xc, w.to(ctx.dtype), None, stride, padding, (1, 1), False, (0, 0), groups, mask)
+            if kernel_wgrad:
+                gw = conv_cpu.conv_weight_grad(xc, grad_j, w.shape, stride, padding, groups)
             start += w.shape[0]
             if gx is not None:  # summed in place: one input-sized gradient, not one per branch
                 grad_x = gx if grad_x is None else grad_x.add_(gx)
@@ -267,7 +278,9 @@ class MixtureAttention(BaseModule):
             shared input copy; on CPU its convolutions run in channels_last and its norms in NCHW (the fast
             layout for each), a branch with one output channel per group as a depthwise conv + group sum
             (:func:`branch_conv`), the grouped 1x1 ``pw_conv`` with few channels per group as one dense
-            block-diagonal matmul (:func:`pointwise_conv`), the output has the input's memory format;
+            block-diagonal matmul (:func:`pointwise_conv`), and where the package's compiled CPU kernels are
+            built, narrow branch convs and the depthwise and narrow weight gradients through them
+            (:mod:`mmemanet.ops.conv_cpu`); the output has the input's memory format;
             autocast and torch.compile work.
             ``'reference'``: the plain per-branch formulation on slices of the same parameters, kept to test
             the fused path against. Same function, same state dict.
@@ -324,7 +337,8 @@ class MixtureAttention(BaseModule):
             x = x.contiguous(memory_format=conv_format)
             y = torch.cat([branch_conv(x, c.weight, c.stride, c.padding, c.groups) for c in convs], dim=1)
         y = self.bn1(F.gelu(to_format(y, norm_format)))
-        mixed = self.dw_conv(to_format(y, conv_format))
+        y_conv = to_format(y, conv_format)
+        mixed = self.dw_conv(y_conv) if tracing() else conv_cpu.depthwise_conv(y_conv, self.dw_conv)
         y = y + self.bn2(F.gelu(to_format(mixed, norm_format)))
         y = y + self.bn3(F.gelu(pointwise_conv(self.softban(y), self.pw_conv)))
         y = y * branch_weights(y, self.se, self.num_branches)
