@@ -1,9 +1,11 @@
 """tools/analysis/conv_profile.py: oneDNN's verbose lines parsed into one row per convolution problem, and the
 table of one tiny EMANet-50 training step (its rows and columns; no times are judged)."""
 import pytest
+import torch
 
-from mmemanet.analysis.conv_profile import (COLUMNS, PASSES, format_profile, is_ma_conv, parse_onednn_verbose,
-                                            profile_training_step)
+from mmemanet.analysis.conv_profile import (COLUMNS, PASSES, format_profile, is_ma_conv, kernel_line,
+                                            parse_onednn_verbose, profile_training_step)
+from mmemanet.ops import conv_cpu
 
 LINES = [
     'onednn_verbose,v1,primitive,exec,cpu,convolution,jit:avx2,forward_training,src:f32 dst:f32,'
@@ -26,6 +28,14 @@ def test_parse_groups_calls_and_times_per_problem_and_pass():
     assert stem.kind == 'dense' and not is_ma_conv(stem) and is_ma_conv(grouped) and is_ma_conv(depthwise)
 
 
+def test_the_kernels_lines_join_the_rows_of_their_problem():
+    """A line of the package's kernel counts in the row of oneDNN's lines for the same problem."""
+    line = kernel_line('backward_weights', torch.empty(32, 64, 32, 32), (64, 1, 9, 9), (32, 32), 1, 4, 64, 3.0)
+    _, depthwise, _ = parse_onednn_verbose(LINES + [line])
+    assert depthwise.ms == {'backward_weights': 10.0} and depthwise.calls == {'backward_weights': 2}
+    assert depthwise.impl == {'backward_weights': 'mmemanet:direct'}
+
+
 def test_tiny_emanet50_step_lists_ma_convs_of_all_four_stages():
     rows = profile_training_step('cifar_emanet50', batch_size=2, input_size=(8, 8))  # BN: 2 values at 1x1
     assert {r.out_size for r in rows} == {8, 4, 2, 1}  # the four stages
@@ -35,6 +45,8 @@ def test_tiny_emanet50_step_lists_ma_convs_of_all_four_stages():
         assert any(kind == 'depthwise' and k == 9 for kind, k, _ in stage), size
     assert all(set(r.ms) <= set(PASSES) and r.ms for r in rows)
     assert all(set(r.ms) == set(PASSES) for r in rows if r.kind == 'depthwise')
+    if conv_cpu.available():  # the depthwise weight gradients are the compiled kernel's
+        assert {r.impl['backward_weights'] for r in rows if r.kind == 'depthwise'} == {'mmemanet:direct'}
     lines = format_profile(rows).splitlines()
     assert lines[0] == '| ' + ' | '.join(COLUMNS) + ' |'
     assert len(lines) == len(rows) + 3 and lines[-1].startswith('| total')

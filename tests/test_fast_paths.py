@@ -15,7 +15,7 @@ from mmemanet.models.layers import EMCA, MixtureAttention, srm
 from mmemanet.models.layers.mixture_attention import (POINTWISE_DENSE_MAX_PER_GROUP, branch_conv, memory_format_of,
                                                       pointwise_conv)
 
-from randomized import scramble_
+from randomized import assert_rel_close, scramble_
 
 # Relative tolerance in float32. A parameter gradient is a sum over every position; behind a training-mode
 # BatchNorm its terms nearly cancel (softban.bias, pw_conv.bias), so there the float32 result of EITHER
@@ -29,14 +29,6 @@ CL = torch.channels_last
 def seeded_inputs():
     """The same random inputs whatever ran before (the tolerances below are judged on them)."""
     torch.manual_seed(0)
-
-
-def assert_rel_close(actual, expected, rtol=RTOL, name='', atol=0.0):
-    """``||actual - expected|| <= rtol * ||expected|| + atol`` (relative error of the whole tensor)."""
-    assert actual.shape == expected.shape, name
-    actual, expected = actual.detach().double(), expected.detach().double()
-    err, scale = (actual - expected).norm(), expected.norm()
-    assert err <= rtol * scale + atol, f'{name}: relative error {float(err / scale):.3g} > {rtol}'
 
 
 def twin_modules(build, seed=0):

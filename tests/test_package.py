@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import textwrap
 
 import pytest
@@ -44,6 +45,8 @@ assert osp.isfile(osp.join(mim, 'configs', 'emanet', 'metafile.yml')) and osp.is
 open('own.py', 'w').write("_base_ = 'mmemanet::emca/emca_se_resnet18_cifar10.py'\\n")
 cfg = Config.fromfile('own.py')
 assert cfg.model.backbone.type == 'EMCAResNet' and cfg.default_scope == 'mmpretrain', cfg.model
+from mmemanet.ops import conv_cpu  # built with MMEMANET_WITH_OPS=0: the plain-PyTorch path, no kernels
+assert not conv_cpu.available() and '_conv_cpu' in conv_cpu.EXTENSION_ERROR, conv_cpu.EXTENSION_ERROR
 print('installed ok')
 """
 
@@ -86,14 +89,20 @@ def test_sdist_and_wheel_carry_configs_tools_and_model_index(tmp_path, small_dat
     """The sdist of a clean checkout, and the wheel pip builds from that sdist, pass ``twine check``; the wheel,
     installed (no editable link, no repository on ``sys.path``) beside the stack: the package, its ``.mim`` as
     real files, ``mmemanet::`` inheritance, ``mim search mmemanet`` and a short ``mim train mmemanet`` of the demo
-    classifier on the small CIFAR-10 set, with the guards of the runtime base."""
+    classifier on the small CIFAR-10 set, with the guards of the runtime base. The sdist carries the compiled
+    kernels' source; the wheel is built without them (``MMEMANET_WITH_OPS=0``: an install without a compiler,
+    and 45 s less here; tests/test_conv_cpu.py checks the kernels of the set-up's build), so the mim run goes
+    through MA's plain-PyTorch path."""
     src = clean_checkout(tmp_path / 'src')
     dist = tmp_path / 'dist'
+    without_kernels = {**os.environ, 'MMEMANET_WITH_OPS': '0'}
     subprocess.run([sys.executable, 'setup.py', '-q', 'sdist', '-d', str(dist)], cwd=src, check=True,
-                   stdout=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, env=without_kernels)
     sdist, = dist.glob('mmemanet-*.tar.gz')
+    with tarfile.open(sdist) as archive:
+        assert f'{sdist.name[:-len(".tar.gz")]}/mmemanet/ops/csrc/conv_cpu.cpp' in archive.getnames()
     subprocess.run([sys.executable, '-m', 'pip', 'wheel', str(sdist), '--no-deps', '--no-build-isolation', '-q',
-                    '-w', str(dist)], cwd=tmp_path, check=True)
+                    '-w', str(dist)], cwd=tmp_path, check=True, env=without_kernels)
     wheel, = dist.glob('mmemanet-*.whl')
     twine = subprocess.run([sys.executable, '-m', 'twine', 'check', '--strict', str(sdist), str(wheel)], text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

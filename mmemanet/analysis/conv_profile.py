@@ -6,9 +6,11 @@ weight gradient, read from ``ONEDNN_VERBOSE=profile`` in a child process (oneDNN
 - :func:`profile_training_step`: run the child, return the rows of MA's convolutions;
 - :func:`format_profile`: the rows as a Markdown table.
 
-What is not a oneDNN convolution is not listed: MA's grouped 1x1 where it runs as a block-diagonal matmul
-(P = 64), the forward of a one-output-per-group branch (it runs as the depthwise convolution of its shape,
-whose row then counts both).
+The package's compiled kernels (:mod:`mmemanet.ops.conv_cpu`) are listed too, as implementation
+``mmemanet:direct``: the child times each call and prints a line in oneDNN's format (prefix
+:data:`KERNEL_PREFIX`). What is neither is not listed: MA's grouped 1x1 where it runs as a block-diagonal matmul
+(P = 64), the forward of a one-output-per-group branch where it runs as the depthwise convolution of its shape
+(without the kernels; that row then counts both).
 """
 import os
 import re
@@ -21,6 +23,7 @@ from .build import check_target
 
 PASSES = ('forward', 'backward_data', 'backward_weights')
 MARKER = 'mmemanet-profiled-step'
+KERNEL_PREFIX = 'mmemanet_verbose'  # the lines of the package's kernels, in oneDNN's format
 _PROBLEM = re.compile(r'(?:g(?P<g>\d+))?mb(?P<mb>\d+)_ic(?P<ic>\d+)oc(?P<oc>\d+)_ih(?P<ih>\d+)oh(?P<oh>\d+)'
                       r'kh(?P<kh>\d+)sh(?P<sh>\d+)')
 
@@ -55,7 +58,7 @@ def parse_onednn_verbose(lines: Iterable[str]) -> List[ConvRow]:
     rows: Dict[str, ConvRow] = {}
     for line in lines:
         fields = line.strip().split(',')
-        if len(fields) < 10 or fields[0] != 'onednn_verbose' or 'exec' not in fields[:4] \
+        if len(fields) < 10 or fields[0] not in ('onednn_verbose', KERNEL_PREFIX) or 'exec' not in fields[:4] \
                 or 'convolution' not in fields[:6]:
             continue
         start = fields.index('convolution')
@@ -83,12 +86,54 @@ def is_ma_conv(row: ConvRow, image_channels: int = 3) -> bool:
     return (row.groups > 1 or row.kernel > 1) and row.in_channels != image_channels
 
 
+def kernel_line(prop: str, x, weight_shape, out_size: Tuple[int, int], stride: int, padding: int, groups: int,
+                ms: float) -> str:
+    """A verbose line in oneDNN's format for one call of the package's kernel (``prop``: ``forward_training`` or
+    ``backward_weights``; ``x: [N, C_in, H, W]``, ``weight_shape: [C_out, C_in / groups, k, k]``)."""
+    n, cin, h, w = x.shape
+    k = weight_shape[2]
+    problem = (f'{f"g{groups}" if groups > 1 else ""}mb{n}_ic{cin}oc{weight_shape[0]}_ih{h}oh{out_size[0]}kh{k}'
+               f'sh{stride}dh0ph{padding}_iw{w}ow{out_size[1]}kw{k}sw{stride}dw0pw{padding}')
+    return f'{KERNEL_PREFIX},v1,primitive,exec,cpu,convolution,mmemanet:direct,{prop},src:f32 dst:f32,,,{problem},{ms}'
+
+
+def _print_kernel_calls() -> None:
+    """Wrap :mod:`mmemanet.ops.conv_cpu`'s two kernels (in this child process) so that each call prints its
+    :func:`kernel_line`."""
+    import time
+
+    from mmemanet.ops import conv_cpu
+    forward, weight_grad = conv_cpu.conv_forward, conv_cpu.conv_weight_grad
+
+    def one(v):
+        return v if isinstance(v, int) else v[0]
+
+    def timed_forward(x, weight, stride, padding, groups):
+        start = time.perf_counter()
+        y = forward(x, weight, stride, padding, groups)
+        ms = (time.perf_counter() - start) * 1e3
+        print(kernel_line('forward_training', x, weight.shape, y.shape[2:], one(stride), one(padding), groups, ms))
+        return y
+
+    def timed_weight_grad(x, grad_output, weight_shape, stride, padding, groups):
+        start = time.perf_counter()
+        grad = weight_grad(x, grad_output, weight_shape, stride, padding, groups)
+        ms = (time.perf_counter() - start) * 1e3
+        print(kernel_line('backward_weights', x, weight_shape, grad_output.shape[2:], one(stride), one(padding),
+                          groups, ms))
+        return grad
+
+    conv_cpu.conv_forward, conv_cpu.conv_weight_grad = timed_forward, timed_weight_grad
+
+
 def _child(target: str, batch_size: int, input_size: Tuple[int, int], threads: Optional[int]) -> None:
-    """One warm-up training step, the marker line, one profiled training step (stdout: oneDNN's lines)."""
+    """One warm-up training step, the marker line, one profiled training step (stdout: oneDNN's lines and the
+    package's kernels')."""
     import torch
 
     import mmemanet  # noqa: F401  (registers the models)
     from mmemanet.analysis.benchmark import BenchSettings, ModelUnderTest
+    _print_kernel_calls()
     if threads:
         torch.set_num_threads(threads)
     model = ModelUnderTest(target, BenchSettings(mode='train', batch_size=batch_size, input_size=input_size))

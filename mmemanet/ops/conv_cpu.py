@@ -45,7 +45,7 @@ def available() -> bool:
 
 
 def _eligible(x: torch.Tensor) -> bool:
-    return (x.device.type == 'cpu' and x.dtype == torch.float32 and available() and not is_compiling()
+    return (not is_compiling() and x.device.type == 'cpu' and x.dtype == torch.float32 and available()
             and not is_autocast_enabled('cpu'))
 
 
