@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mmemanet.analysis.conv_kernels import KERNEL_COLUMNS, format_kernel_table, ma_conv_shapes, time_kernels
 from mmemanet.models.layers import MixtureAttention
 from mmemanet.ops import conv_cpu
 
@@ -91,8 +92,9 @@ def test_forward_equals_conv2d(shape, fmt):
 def test_depthwise_conv_equals_the_module(batch, channels, k, height, width, fmt):
     """Output and input, weight and bias gradients of :func:`conv_cpu.depthwise_conv` equal the module's."""
     conv = scramble_(torch.nn.Conv2d(channels, channels, k, padding=k // 2, groups=channels), seed=3)
-    x = torch.randn(batch, channels, height, width).contiguous(memory_format=fmt).requires_grad_()
-    grad = torch.randn(batch, channels, height, width)
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(batch, channels, height, width, generator=gen).contiguous(memory_format=fmt).requires_grad_()
+    grad = torch.randn(batch, channels, height, width, generator=gen)
     params = (x, conv.weight, conv.bias)
     with mock.patch.object(conv_cpu, 'conv_weight_grad', wraps=conv_cpu.conv_weight_grad) as kernel:
         y = conv_cpu.depthwise_conv(x, conv)
@@ -109,9 +111,11 @@ def test_the_shape_rules():
     """The kernels take float32 CPU tensors of the measured shapes, nothing else."""
     x = torch.randn(2, 64, 8, 8)
     narrow, wide = torch.randn(16, 8, 7, 7), torch.randn(16, 16, 5, 5)  # k7 g8: 8 in / 2 out; k5 g4: 16 in / 4 out
-    assert conv_cpu.use_forward(x, narrow, 8) and not conv_cpu.use_forward(x, wide, 4)
+    wider = torch.randn(32, 32, 5, 5)  # k5 g4 at P = 128: 32 in / 8 out
+    assert conv_cpu.use_forward(x, narrow, 8) and conv_cpu.use_forward(x, wide, 4)
+    assert not conv_cpu.use_forward(torch.randn(2, 128, 8, 8), wider, 4)
     assert conv_cpu.use_weight_grad(x, (64, 1, 9, 9), 64) and conv_cpu.use_weight_grad(x, (16, 4, 9, 9), 16)
-    assert not conv_cpu.use_weight_grad(x, (16, 8, 7, 7), 8)
+    assert conv_cpu.use_weight_grad(x, narrow.shape, 8) and not conv_cpu.use_weight_grad(x, wide.shape, 4)
     assert not conv_cpu.use_forward(x, torch.randn(64, 1, 9, 9), 64)  # oneDNN's depthwise forward is faster
     assert not conv_cpu.use_forward(x.double(), narrow.double(), 8)
     assert not conv_cpu.use_weight_grad(x.double(), (64, 1, 9, 9), 64)
@@ -138,20 +142,20 @@ def ma_training_step(ma, x):
 @needs_extension
 @pytest.mark.parametrize('fmt', [torch.contiguous_format, CL], ids=['nchw', 'channels_last'])
 def test_ma_runs_the_kernels_where_the_rules_say_and_equals_itself_without(fmt):
-    """EMANet-50's stage-1 MA (P = 64): the branch forwards of k7 g8 and k9 g16 and the weight gradients of k9 g16
-    and the 9x9 depthwise mixer come from the kernels, in training and (the forwards) in inference; with
+    """EMANet-50's stage-1 MA (P = 64): the branch forwards of k5 g4, k7 g8 and k9 g16, the weight gradients of
+    k7 g8, k9 g16 and the 9x9 depthwise mixer come from the kernels, in training and (the forwards) in inference; with
     ``MMEMANET_CONV_CPU=0`` the same MA gives the same outputs and gradients through oneDNN alone."""
     ma = scramble_(MixtureAttention(64), seed=1).train()
     state = {k: v.clone() for k, v in ma.state_dict().items()}
-    x = torch.randn(2, 64, 12, 10).contiguous(memory_format=fmt)
+    x = torch.randn(2, 64, 12, 10, generator=torch.Generator().manual_seed(4)).contiguous(memory_format=fmt)
     with mock.patch.object(conv_cpu, 'conv_forward', wraps=conv_cpu.conv_forward) as forward, \
             mock.patch.object(conv_cpu, 'conv_weight_grad', wraps=conv_cpu.conv_weight_grad) as weight_grad:
         with_kernels = ma_training_step(ma, x)
-        assert [w.shape[:2] for w in (c.args[1] for c in forward.call_args_list)] == [(16, 4), (16, 8)]
-        assert sorted(c.args[2][:2] for c in weight_grad.call_args_list) == [(16, 4), (64, 1)]
+        assert [w.shape[:2] for w in (c.args[1] for c in forward.call_args_list)] == [(16, 4), (16, 8), (16, 16)]
+        assert sorted(c.args[2][:2] for c in weight_grad.call_args_list) == [(16, 4), (16, 8), (64, 1)]
         with torch.no_grad():
             ma.eval()(x)
-        assert forward.call_count == 4
+        assert forward.call_count == 6
     ma.train().load_state_dict(state)
     with mock.patch.dict(os.environ, {'MMEMANET_CONV_CPU': '0'}), \
             mock.patch.object(conv_cpu, '_extension', wraps=conv_cpu._extension) as extension:
@@ -163,5 +167,27 @@ def test_ma_runs_the_kernels_where_the_rules_say_and_equals_itself_without(fmt):
     # parameters' gradients nearly cancel (softban.bias, pw_conv.bias: see tests/test_fast_paths.py), where the
     # round-off of the kernels' forward shows as ~1e-5 relative: 1e-4 there
     for name, grad in with_kernels[2].items():
-        kernel_made = name in ('dw_conv.weight', 'branch_convs.3.weight')
+        kernel_made = name in ('dw_conv.weight', 'branch_convs.2.weight', 'branch_convs.3.weight')
         assert_rel_close(grad, without[2][name], rtol=1e-5 if kernel_made else 1e-4, name=name)
+
+
+@needs_extension
+def test_the_timing_tool_lists_every_shape_with_the_rules_choice():
+    """tools/analysis/conv_kernels.py on EMANet-50's MA shapes at tiny maps: one row per shape, the columns, and the
+    rule's choice as :func:`conv_cpu.use_forward` / ``use_weight_grad`` make it (no times are judged)."""
+    shapes = ma_conv_shapes(sizes=(4, 2, 2, 1))
+    assert len(shapes) == 4 * 4 + 3 * 3  # per stage 3 branches + the mixer; stages 2-4 add 3 strided branches
+    rows = time_kernels(shapes, batch_size=2, repeats=1)
+    lines = format_kernel_table(rows).splitlines()
+    assert lines[0] == '| ' + ' | '.join(KERNEL_COLUMNS) + ' |' and len(lines) == len(shapes) + 2
+    picks = {(r.shape.kernel, r.shape.groups, r.shape.in_channels): (r.picks_forward, r.picks_weight_grad)
+             for r in rows if r.shape.stride == 1}
+    assert picks[9, 16, 64] == (True, True) and picks[5, 4, 64] == (True, False)
+    assert picks[5, 4, 128] == (False, False)
+    assert all(r.picks_weight_grad and not r.picks_forward for r in rows if r.shape.groups == r.shape.in_channels)
+
+
+def test_the_timing_tool_says_when_the_kernels_are_missing():
+    with mock.patch.dict(os.environ, {'MMEMANET_CONV_CPU': '0'}):
+        with pytest.raises(RuntimeError, match=r"^mmemanet's compiled CPU kernels are not available \("):
+            time_kernels(ma_conv_shapes()[:1])

@@ -212,7 +212,10 @@ def test_running_statistics_equal_after_train_steps_then_eval():
         reference.zero_grad()
         x = torch.randn(4, 64, 8, 8, generator=torch.Generator().manual_seed(seed))
         _, _, exact = run_both(fused, reference, x, training=True)
-    assert_same_state(fused, reference, exact)
+    # three steps, then the gradients of the last: se.fc.0.bias (a sum across the softmax-coupled branches, whose
+    # terms nearly cancel) ends 2.3e-5 from float64 on the path with the compiled CPU kernels (7.9e-6 without,
+    # 2.6e-6 on the reference), as softban.bias and pw_conv.bias do on every path; single steps agree to 1e-5
+    assert_same_state(fused, reference, exact, rtol=3e-5)
     assert int(fused.bn3.num_batches_tracked) == int(reference.bn3.num_batches_tracked) == 3
     (yf, yr), _, _ = run_both(fused, reference, torch.randn(2, 64, 8, 8), training=False)
     assert_rel_close(yf, yr, name='eval output after training')

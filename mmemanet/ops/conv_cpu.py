@@ -24,19 +24,15 @@ try:
 except ImportError as error:  # not built (MMEMANET_WITH_OPS=0, no compiler) or built against another torch
     _extension, EXTENSION_ERROR = None, f'{type(error).__name__}: {error}'
 
-#: Shape rules, from timings of each MA convolution alone (2-core AMD EPYC VM, AVX-512, batch 32, 2 threads,
-#: channels_last, medians of 7, ms, oneDNN / this kernel). Weight gradient: every 9x9 depthwise conv
-#: (P = 64 on 32x32 maps 24.5 / 10.5, 128 on 16x16 11.4 / 5.0, 256 on 8x8 7.1 / 2.8, 512 on 4x4 19.3 / 2.2), the
-#: k9 g16 branch at P = 64 (4 inputs, 1 output per group: 22.9 / 9.5); with 2 outputs per group it ties
-#: (10.2 / 10.1), with 4 it loses 2-10x. Forward (the branch convs): 2 outputs and 8 inputs per group at most:
-#: k7 g8 at P = 64 14.7 / 9.6, k9 g16 at P = 64 22.4 / 6.3, at P = 128 10.4 / 8.8 and with stride 2 14.0 / 11.3;
-#: with 4 outputs and 16 inputs per group (k5 g4, and the wider groups of deeper stages) it loses 1.6-9x; oneDNN's
-#: depthwise forward beats it 2-4x.
-WEIGHT_GRAD_MAX_OUTPUTS_PER_GROUP = 1
-WEIGHT_GRAD_MAX_INPUTS_PER_GROUP = 4
-FORWARD_MAX_OUTPUTS_PER_GROUP = 2
-FORWARD_MAX_INPUTS_PER_GROUP = 8
-LANES = 16  # the kernels' channel block; the forward needs a multiple of it as C_out
+#: The shape rules: the most outputs and inputs per group for which each kernel runs (the forward kernel not for
+#: a depthwise convolution, where oneDNN's is 1.5-2.5x faster). Measured with ``tools/analysis/conv_kernels.py``
+#: (each of EMANet-50's MA convolutions alone, batch 32, channels_last, medians of 7; the README has the table,
+#: 2-core AMD EPYC, AVX-512): with at most 4 outputs and 16 inputs per group the forward kernel is 1.0-5.8x faster
+#: than oneDNN, with 8 and 32 it is 1.5-8x slower; the weight-gradient kernel is 1.5-18x faster for every depthwise
+#: convolution and up to 2 outputs and 8 inputs per group, and 1.1-1.5x slower at 4 and 16.
+FORWARD_MAX_OUTPUTS_PER_GROUP, FORWARD_MAX_INPUTS_PER_GROUP = 4, 16
+WEIGHT_GRAD_MAX_OUTPUTS_PER_GROUP, WEIGHT_GRAD_MAX_INPUTS_PER_GROUP = 2, 8
+LANES = 16  # the kernels' channel block; the forward kernel needs C_out to be a multiple of it
 
 
 def available() -> bool:
@@ -49,19 +45,23 @@ def _eligible(x: torch.Tensor) -> bool:
             and not is_autocast_enabled('cpu'))
 
 
-def use_weight_grad(x: torch.Tensor, weight_shape, groups: int) -> bool:
-    """Whether :func:`conv_weight_grad` computes this convolution's weight gradient (see the shape rules)."""
+def _per_group_within(weight_shape, groups: int, max_outputs: int, max_inputs: int) -> bool:
     out_channels, per_group = weight_shape[:2]
-    return (_eligible(x) and out_channels // groups <= WEIGHT_GRAD_MAX_OUTPUTS_PER_GROUP
-            and per_group <= WEIGHT_GRAD_MAX_INPUTS_PER_GROUP)
+    return out_channels // groups <= max_outputs and per_group <= max_inputs
+
+
+def use_weight_grad(x: torch.Tensor, weight_shape, groups: int) -> bool:
+    """Whether :func:`conv_weight_grad` computes this convolution's weight gradient (``weight_shape:
+    [C_out, C_in / groups, k, k]``; :data:`WEIGHT_GRAD_MAX_OUTPUTS_PER_GROUP`, ``..._INPUTS_PER_GROUP``)."""
+    return _eligible(x) and _per_group_within(weight_shape, groups, WEIGHT_GRAD_MAX_OUTPUTS_PER_GROUP,
+                                              WEIGHT_GRAD_MAX_INPUTS_PER_GROUP)
 
 
 def use_forward(x: torch.Tensor, weight: torch.Tensor, groups: int) -> bool:
-    """Whether :func:`conv_forward` computes this convolution (see the shape rules)."""
-    out_channels, per_group = weight.shape[:2]
-    return (_eligible(x) and weight.dtype == torch.float32 and groups > 1 and per_group > 1
-            and out_channels // groups <= FORWARD_MAX_OUTPUTS_PER_GROUP
-            and per_group <= FORWARD_MAX_INPUTS_PER_GROUP and out_channels % LANES == 0)
+    """Whether :func:`conv_forward` computes this convolution (:data:`FORWARD_MAX_OUTPUTS_PER_GROUP`,
+    ``..._INPUTS_PER_GROUP``; not a depthwise one; C_out a multiple of :data:`LANES`)."""
+    return (_eligible(x) and weight.dtype == torch.float32 and weight.shape[1] > 1 and weight.shape[0] % LANES == 0
+            and _per_group_within(weight.shape, groups, FORWARD_MAX_OUTPUTS_PER_GROUP, FORWARD_MAX_INPUTS_PER_GROUP))
 
 
 def _square(value, name):
