@@ -51,7 +51,8 @@ class BuildPyWithMim(build_py):
 
 
 def conv_cpu_extension():
-    """The compiled CPU kernels (``mmemanet._conv_cpu``, source ``mmemanet/ops/csrc/conv_cpu.cpp``) and the
+    """The compiled CPU kernels (the top-level module ``_mmemanet_conv_cpu``, from ``mmemanet/ops/csrc/conv_cpu.cpp``;
+    top-level so that each environment keeps its own build beside an editable checkout, see tools/setup_env.sh) and the
     ``build_ext`` command that builds them, unless ``MMEMANET_WITH_OPS=0`` or torch is not importable (a build
     without torch); without them the package runs its plain-PyTorch path (``mmemanet.ops.conv_cpu``)."""
     if os.environ.get('MMEMANET_WITH_OPS', '1') == '0':
@@ -67,7 +68,7 @@ def conv_cpu_extension():
         flags, link = ['-O3'], []
     else:
         flags, link = ['-O3', '-fopenmp'], ['-fopenmp']
-    extension = CppExtension('mmemanet._conv_cpu', ['mmemanet/ops/csrc/conv_cpu.cpp'], extra_compile_args=flags,
+    extension = CppExtension('_mmemanet_conv_cpu', ['mmemanet/ops/csrc/conv_cpu.cpp'], extra_compile_args=flags,
                              extra_link_args=link)
     return [extension], {'build_ext': BuildExtension.with_options(use_ninja=True)}
 

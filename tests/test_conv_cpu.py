@@ -1,4 +1,4 @@
-"""The compiled CPU kernels (``mmemanet._conv_cpu``, :mod:`mmemanet.ops.conv_cpu`) compute what ``F.conv2d`` and
+"""The compiled CPU kernels (``_mmemanet_conv_cpu``, :mod:`mmemanet.ops.conv_cpu`) compute what ``F.conv2d`` and
 its backward compute, to float32 round-off, over MA's convolution shapes and odd ones; MA runs them exactly where
 the shape rules say and gives the same outputs and gradients without them. No timing here: the shape rules'
 figures come from measurements written down in :mod:`mmemanet.ops.conv_cpu`."""
@@ -24,7 +24,7 @@ def test_the_extension_is_built_unless_switched_off():
         pytest.skip('MMEMANET_WITH_OPS=0: the environment was set up without the compiled kernels')
     assert conv_cpu.EXTENSION_ERROR is None, (
         f"mmemanet's compiled CPU kernels are missing ({conv_cpu.EXTENSION_ERROR}); tools/setup_env.sh builds them "
-        f'(python setup.py build_ext --inplace), MMEMANET_WITH_OPS=0 sets up without them')
+        f'into the environment, MMEMANET_WITH_OPS=0 sets up without them')
     assert conv_cpu.available()
 
 

@@ -46,7 +46,7 @@ open('own.py', 'w').write("_base_ = 'mmemanet::emca/emca_se_resnet18_cifar10.py'
 cfg = Config.fromfile('own.py')
 assert cfg.model.backbone.type == 'EMCAResNet' and cfg.default_scope == 'mmpretrain', cfg.model
 from mmemanet.ops import conv_cpu  # built with MMEMANET_WITH_OPS=0: the plain-PyTorch path, no kernels
-assert not conv_cpu.available() and '_conv_cpu' in conv_cpu.EXTENSION_ERROR, conv_cpu.EXTENSION_ERROR
+assert not conv_cpu.available() and '_mmemanet_conv_cpu' in conv_cpu.EXTENSION_ERROR, conv_cpu.EXTENSION_ERROR
 print('installed ok')
 """
 

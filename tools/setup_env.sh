@@ -74,11 +74,15 @@ say "installing the OpenMMLab stack: $STACK"
 "${PIP[@]}" install -q --no-deps openmim==0.3.9
 "${PIP[@]}" install -q click colorama model-index pandas tabulate "$NUMPY"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e .
-# the compiled CPU kernels, next to their sources (setuptools' editable install builds in an isolated environment
-# without torch, so it leaves them out); MMEMANET_WITH_OPS=0 leaves them out here too
+# the compiled CPU kernels (setuptools' editable install builds in an isolated environment without torch, so it
+# leaves them out), into this environment's site-packages with its own object files: a build loads only into the
+# torch it was compiled against, and tools/env_matrix.sh's environments share this checkout. MMEMANET_WITH_OPS=0
+# leaves them out.
 if [[ ${MMEMANET_WITH_OPS:-1} != 0 ]]; then
   say "compiling mmemanet's CPU kernels (mmemanet/ops/csrc, about 45 s)"
-  "$VENV/bin/python" setup.py -q build_ext --inplace 2>&1 | grep -v "No CUDA runtime is found" || true
+  SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')
+  "$VENV/bin/python" setup.py -q build_ext --build-lib "$SITE" --build-temp "$VENV/build-ext" 2>&1 \
+    | grep -v "No CUDA runtime is found" || true
 fi
 
 say "verifying the stack"

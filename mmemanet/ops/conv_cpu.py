@@ -1,7 +1,8 @@
 """Direct CPU kernels for MA's narrow convolutions, and the shape rules that choose them over oneDNN.
 
-The kernels live in the compiled extension ``mmemanet._conv_cpu`` (``mmemanet/ops/csrc/conv_cpu.cpp``, built by
-``setup.py`` with ``torch.utils.cpp_extension`` unless ``MMEMANET_WITH_OPS=0``). They compute, in float32 on
+The kernels live in the compiled extension ``_mmemanet_conv_cpu`` (``mmemanet/ops/csrc/conv_cpu.cpp``, built by
+``setup.py`` with ``torch.utils.cpp_extension`` unless ``MMEMANET_WITH_OPS=0``; ``tools/setup_env.sh`` builds it
+into each environment's site-packages). They compute, in float32 on
 channels_last data, a grouped ``conv2d`` without bias (:func:`conv_forward`) and its weight gradient
 (:func:`conv_weight_grad`), seeing the convolution as a depthwise one over ``C_out * C_in / groups`` channels
 (one vector register of 16 channels per tap; the C++ source explains it).
@@ -19,7 +20,7 @@ import torch
 from ..utils.torch_compat import is_autocast_enabled, is_compiling
 
 try:
-    from .. import _conv_cpu as _extension
+    import _mmemanet_conv_cpu as _extension
     EXTENSION_ERROR = None
 except ImportError as error:  # not built (MMEMANET_WITH_OPS=0, no compiler) or built against another torch
     _extension, EXTENSION_ERROR = None, f'{type(error).__name__}: {error}'
