@@ -14,6 +14,7 @@ Everywhere else, and when the extension is missing or ``MMEMANET_CONV_CPU=0`` is
 plain ``F.conv2d`` / ``convolution_backward``: the same function to float32 round-off.
 """
 import os
+import warnings
 
 import torch
 
@@ -22,15 +23,19 @@ from ..utils.torch_compat import is_autocast_enabled, is_compiling
 try:
     import _mmemanet_conv_cpu as _extension
     EXTENSION_ERROR = None
-except ImportError as error:  # not built (MMEMANET_WITH_OPS=0, no compiler) or built against another torch
+except ModuleNotFoundError as error:  # not built (MMEMANET_WITH_OPS=0, no compiler, an editable install)
     _extension, EXTENSION_ERROR = None, f'{type(error).__name__}: {error}'
+except ImportError as error:  # built, but against another torch
+    _extension, EXTENSION_ERROR = None, f'{type(error).__name__}: {error}'
+    warnings.warn(f"mmemanet's compiled CPU kernels do not load ({EXTENSION_ERROR}); MA runs oneDNN alone. "
+                  f'Rebuild them for this torch: tools/setup_env.sh, or python setup.py build_ext')
 
 #: The shape rules: the most outputs and inputs per group for which each kernel runs (the forward kernel not for
-#: a depthwise convolution, where oneDNN's is 1.5-2.5x faster). Measured with ``tools/analysis/conv_kernels.py``
-#: (each of EMANet-50's MA convolutions alone, batch 32, channels_last, medians of 7; the README has the table,
-#: 2-core AMD EPYC, AVX-512): with at most 4 outputs and 16 inputs per group the forward kernel is 1.0-5.8x faster
-#: than oneDNN, with 8 and 32 it is 1.5-8x slower; the weight-gradient kernel is 1.5-18x faster for every depthwise
-#: convolution and up to 2 outputs and 8 inputs per group, and 1.1-1.5x slower at 4 and 16.
+#: a depthwise convolution, where oneDNN's is 1.8-2.2x faster). Measured with ``tools/analysis/conv_kernels.py``
+#: (each of EMANet-50's MA convolutions alone, batch 32, channels_last, medians of 7, 2-core AMD EPYC with AVX-512;
+#: the table is in the README), as oneDNN's time / the kernel's: forward 6.2x at 4 inputs / 1 output per group,
+#: 2.4-2.9x at 8 / 2, 0.98-1.28x at 16 / 4, 0.35-0.69x at 32 / 8 and less beyond; weight gradient 4-20x for the
+#: depthwise convolutions, 4.9x at 4 / 1, 1.6-2.1x at 8 / 2, 0.77-0.94x at 16 / 4 and less beyond.
 FORWARD_MAX_OUTPUTS_PER_GROUP, FORWARD_MAX_INPUTS_PER_GROUP = 4, 16
 WEIGHT_GRAD_MAX_OUTPUTS_PER_GROUP, WEIGHT_GRAD_MAX_INPUTS_PER_GROUP = 2, 8
 LANES = 16  # the kernels' channel block; the forward kernel needs C_out to be a multiple of it

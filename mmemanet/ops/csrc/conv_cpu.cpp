@@ -11,7 +11,9 @@
 //   forward:     y[n, oy, ox, o]   = sum_{ci, ky, kx} W[o, ci, ky, kx] * x[n, oy*s + ky - p, ox*s + kx - p, c(o, ci)]
 //
 // Parallel over (block, sample chunk) with at::parallel_for; each work item owns its output (forward) or its
-// partial sum (weight gradient, summed over the chunks afterwards), so results do not depend on the thread count.
+// partial sum (weight gradient, summed over the chunks afterwards): no atomics, the same result on every run. The
+// number of sample chunks grows with the thread count, and with it the weight gradient's order of summation
+// (float32 round-off).
 // The hot loops are compiled once per x86-64 level (target_clones: AVX-512, AVX2 + FMA, baseline) and the
 // loader picks the machine's at run time, so one build runs anywhere.
 #include <torch/extension.h>
