@@ -53,9 +53,14 @@ class BuildPyWithMim(build_py):
 def conv_cpu_extension():
     """The compiled CPU kernels (the top-level module ``_mmemanet_conv_cpu``, from ``mmemanet/ops/csrc/conv_cpu.cpp``;
     top-level so that each environment keeps its own build beside an editable checkout, see tools/setup_env.sh) and the
-    ``build_ext`` command that builds them, unless ``MMEMANET_WITH_OPS=0`` or torch is not importable (a build
-    without torch); without them the package runs its plain-PyTorch path (``mmemanet.ops.conv_cpu``)."""
+    ``build_ext`` command that builds them, unless ``MMEMANET_WITH_OPS=0``, torch is not importable (a build
+    without torch) or the install is editable (it would build them into the checkout, shared by every environment
+    of tools/env_matrix.sh); without them the package runs its plain-PyTorch path (``mmemanet.ops.conv_cpu``)."""
     if os.environ.get('MMEMANET_WITH_OPS', '1') == '0':
+        return [], {}
+    if {'develop', 'editable_wheel'} & set(sys.argv):  # would build into the checkout that environments share
+        print('mmemanet: an editable install leaves the compiled CPU kernels out; tools/setup_env.sh builds them '
+              "into the environment's site-packages")
         return [], {}
     try:
         from torch.utils.cpp_extension import BuildExtension, CppExtension

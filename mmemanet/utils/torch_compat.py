@@ -82,10 +82,19 @@ def weights_only_by_default() -> bool:
             and TorchVersion(torch.__version__.split('+')[0]) >= (2, 6))
 
 
+def _is_compiling_function():
+    compiler = getattr(torch, 'compiler', None)
+    if compiler is not None and hasattr(compiler, 'is_compiling'):
+        return compiler.is_compiling
+    from torch import _dynamo
+    return _dynamo.is_compiling
+
+
+# looked up once: dynamo (torch 2.1) cannot trace the attribute checks on the torch module
+_IS_COMPILING = _is_compiling_function()
+
+
 def is_compiling() -> bool:
     """Whether torch.compile (dynamo) is tracing the code: ``torch.compiler.is_compiling`` (torch >= 2.3), else
     ``torch._dynamo.is_compiling``."""
-    compiler = getattr(torch, 'compiler', None)
-    if compiler is not None and hasattr(compiler, 'is_compiling'):
-        return compiler.is_compiling()
-    return torch._dynamo.is_compiling()
+    return _IS_COMPILING()
