@@ -86,6 +86,23 @@ def test_forward_equals_conv2d(shape, fmt):
     assert_rel_close(got, expected, rtol=1e-6, name='output')
 
 
+STRIDE_1 = [(s, i) for s, i in zip(SHAPES, IDS) if s[-1] == 1 and s[1] % conv_cpu.LANES == 0]
+
+
+@needs_extension
+@pytest.mark.parametrize('fmt', [torch.contiguous_format, CL], ids=['nchw', 'channels_last'])
+@pytest.mark.parametrize('shape', [s for s, _ in STRIDE_1], ids=[i for _, i in STRIDE_1])
+def test_input_grad_equals_convolution_backward(shape, fmt):
+    """The transposed forward (:func:`conv_cpu.conv_input_grad`) gives ``convolution_backward``'s input gradient for
+    every stride-1 shape whose C_in fits the forward kernel, whether or not the rule picks it."""
+    *dims, stride = shape
+    x, weight, _, grad = case(*dims, stride, fmt)
+    k, groups = dims[3], dims[4]
+    expected = torch.ops.aten.convolution_backward(grad, x, weight, None, (1, 1), (k // 2, k // 2), (1, 1), False,
+                                                   (0, 0), groups, (True, False, False))[0]
+    assert_rel_close(conv_cpu.conv_input_grad(grad, weight, groups), expected, rtol=1e-6, name='input grad')
+
+
 @needs_extension
 @pytest.mark.parametrize('fmt', [torch.contiguous_format, CL], ids=['nchw', 'channels_last'])
 @pytest.mark.parametrize('batch,channels,k,height,width', [(2, 64, 9, 32, 32), (1, 24, 5, 7, 3), (3, 512, 9, 4, 4)])
@@ -117,6 +134,10 @@ def test_the_shape_rules():
     assert conv_cpu.use_weight_grad(x, (64, 1, 9, 9), 64) and conv_cpu.use_weight_grad(x, (16, 4, 9, 9), 16)
     assert conv_cpu.use_weight_grad(x, narrow.shape, 8) and not conv_cpu.use_weight_grad(x, wide.shape, 4)
     assert not conv_cpu.use_forward(x, torch.randn(64, 1, 9, 9), 64)  # oneDNN's depthwise forward is faster
+    grad = torch.randn(2, 16, 8, 8)  # input gradient: the transposed k9 g16 (1 in / 4 out per group) only
+    assert conv_cpu.use_input_grad(grad, (16, 4, 9, 9), (1, 1), (4, 4), 16)
+    assert not conv_cpu.use_input_grad(grad, narrow.shape, (1, 1), (3, 3), 8)
+    assert not conv_cpu.use_input_grad(grad, (16, 4, 9, 9), (2, 2), (4, 4), 16)
     assert not conv_cpu.use_forward(x.double(), narrow.double(), 8)
     assert not conv_cpu.use_weight_grad(x.double(), (64, 1, 9, 9), 64)
     with torch.autocast('cpu', dtype=torch.bfloat16):
@@ -143,19 +164,23 @@ def ma_training_step(ma, x):
 @pytest.mark.parametrize('fmt', [torch.contiguous_format, CL], ids=['nchw', 'channels_last'])
 def test_ma_runs_the_kernels_where_the_rules_say_and_equals_itself_without(fmt):
     """EMANet-50's stage-1 MA (P = 64): the branch forwards of k5 g4, k7 g8 and k9 g16, the weight gradients of
-    k7 g8, k9 g16 and the 9x9 depthwise mixer come from the kernels, in training and (the forwards) in inference; with
+    k7 g8, k9 g16 and the 9x9 depthwise mixer and the input gradient of k9 g16 come from the kernels, in training
+    and (the forwards) in inference; with
     ``MMEMANET_CONV_CPU=0`` the same MA gives the same outputs and gradients through oneDNN alone."""
     ma = scramble_(MixtureAttention(64), seed=1).train()
     state = {k: v.clone() for k, v in ma.state_dict().items()}
     x = torch.randn(2, 64, 12, 10, generator=torch.Generator().manual_seed(4)).contiguous(memory_format=fmt)
     with mock.patch.object(conv_cpu, 'conv_forward', wraps=conv_cpu.conv_forward) as forward, \
-            mock.patch.object(conv_cpu, 'conv_weight_grad', wraps=conv_cpu.conv_weight_grad) as weight_grad:
+            mock.patch.object(conv_cpu, 'conv_weight_grad', wraps=conv_cpu.conv_weight_grad) as weight_grad, \
+            mock.patch.object(conv_cpu, 'conv_input_grad', wraps=conv_cpu.conv_input_grad) as input_grad:
         with_kernels = ma_training_step(ma, x)
-        assert [w.shape[:2] for w in (c.args[1] for c in forward.call_args_list)] == [(16, 4), (16, 8), (16, 16)]
+        assert [c.args[1].shape[:2] for c in input_grad.call_args_list] == [(16, 4)]
+        # the three branch forwards, then the input gradient's transposed forward (64 outputs, 1 input per group)
+        assert [c.args[1].shape[:2] for c in forward.call_args_list] == [(16, 4), (16, 8), (16, 16), (64, 1)]
         assert sorted(c.args[2][:2] for c in weight_grad.call_args_list) == [(16, 4), (16, 8), (64, 1)]
         with torch.no_grad():
             ma.eval()(x)
-        assert forward.call_count == 6
+        assert forward.call_count == 4 + 3
     ma.train().load_state_dict(state)
     with mock.patch.dict(os.environ, {'MMEMANET_CONV_CPU': '0'}), \
             mock.patch.object(conv_cpu, '_extension', wraps=conv_cpu._extension) as extension:
@@ -185,6 +210,9 @@ def test_the_timing_tool_lists_every_shape_with_the_rules_choice():
     assert picks[9, 16, 64] == (True, True) and picks[5, 4, 64] == (True, False)
     assert picks[5, 4, 128] == (False, False)
     assert all(r.picks_weight_grad and not r.picks_forward for r in rows if r.shape.groups == r.shape.in_channels)
+    input_grad = {r.shape for r in rows if r.picks_input_grad}
+    assert input_grad == {s for s in shapes if (s.in_channels, s.kernel, s.groups, s.stride) == (64, 9, 16, 1)}
+    assert all((r.kernel_input_grad is None) == (r.shape.stride > 1) for r in rows)
 
 
 def test_the_timing_tool_says_when_the_kernels_are_missing():

@@ -1,17 +1,18 @@
 """Each of MA's convolutions timed alone: oneDNN (``F.conv2d`` / ``convolution_backward``) against the package's
-compiled kernels (:mod:`mmemanet.ops.conv_cpu`), forward and weight gradient, and what the shape rule picks.
+compiled kernels (:mod:`mmemanet.ops.conv_cpu`), forward, weight gradient and (stride 1) input gradient, and what
+the shape rules pick.
 
 The measurements behind the shape rules of :mod:`mmemanet.ops.conv_cpu` (``FORWARD_MAX_*_PER_GROUP``,
 ``WEIGHT_GRAD_MAX_*_PER_GROUP``).
 
 - :func:`ma_conv_shapes`: the grouped branch convolutions and the depthwise mixer of MA at each stage of an
   EMANet (EMANet-50 with the CIFAR stem by default), the strided ones of each stage's first block included;
-- :func:`time_kernels`: one :class:`KernelRow` per shape (medians of ``repeats`` calls, channels_last inputs);
+- :func:`time_kernels`: one :class:`KernelRow` per shape (medians of ``repeats`` calls, channels_last tensors);
 - :func:`format_kernel_table`: the rows as a Markdown table.
 """
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +62,9 @@ class KernelRow:
     kernel_weight_grad: float
     picks_forward: bool
     picks_weight_grad: bool
+    onednn_input_grad: Optional[float] = None  # stride 1 and C_in a multiple of 16 only (the transposed forward)
+    kernel_input_grad: Optional[float] = None
+    picks_input_grad: bool = False
 
 
 def _median_ms(call: Callable[[], object], repeats: int) -> float:
@@ -90,7 +94,7 @@ def time_kernels(shapes: Sequence[ConvShape], batch_size: int = 32, repeats: int
         grad = torch.randn(batch_size, s.out_channels, out, out, generator=gen)
         grad = grad.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
-            rows.append(KernelRow(
+            row = KernelRow(
                 s,
                 _median_ms(lambda: F.conv2d(x, weight, None, s.stride, pad, 1, s.groups), repeats),
                 _median_ms(lambda: conv_cpu.conv_forward(x, weight, s.stride, pad, s.groups), repeats),
@@ -99,16 +103,25 @@ def time_kernels(shapes: Sequence[ConvShape], batch_size: int = 32, repeats: int
                     (False, True, False)), repeats),
                 _median_ms(lambda: conv_cpu.conv_weight_grad(x, grad, weight.shape, s.stride, pad, s.groups),
                            repeats),
-                conv_cpu.use_forward(x, weight, s.groups), conv_cpu.use_weight_grad(x, weight.shape, s.groups)))
+                conv_cpu.use_forward(x, weight, s.groups), conv_cpu.use_weight_grad(x, weight.shape, s.groups))
+            if s.stride == 1 and s.in_channels % conv_cpu.LANES == 0:
+                row.onednn_input_grad = _median_ms(lambda: torch.ops.aten.convolution_backward(
+                    grad, x, weight, None, (1, 1), (pad, pad), (1, 1), False, (0, 0), s.groups,
+                    (True, False, False)), repeats)
+                row.kernel_input_grad = _median_ms(lambda: conv_cpu.conv_input_grad(grad, weight, s.groups), repeats)
+                row.picks_input_grad = conv_cpu.use_input_grad(grad, weight.shape, (1, 1), (pad, pad), s.groups)
+            rows.append(row)
     return rows
 
 
 KERNEL_COLUMNS = ('conv', 'per group in / out', 'forward oneDNN ms', 'forward kernel ms', 'rule',
-                  'weight grad oneDNN ms', 'weight grad kernel ms', 'rule')
+                  'weight grad oneDNN ms', 'weight grad kernel ms', 'rule', 'input grad oneDNN ms',
+                  'input grad kernel ms', 'rule')
 
 
 def format_kernel_table(rows: Sequence[KernelRow]) -> str:
-    """Markdown table (:data:`KERNEL_COLUMNS`); ``rule`` is ``kernel`` or ``oneDNN``, the faster one in bold."""
+    """Markdown table (:data:`KERNEL_COLUMNS`); ``rule`` is ``kernel`` or ``oneDNN``, the faster one in bold; ``-``
+    where the input-gradient kernel does not apply."""
     def cells(onednn, kernel):
         fast = kernel < onednn
         return [f'**{onednn:.2f}**' if not fast else f'{onednn:.2f}', f'**{kernel:.2f}**' if fast else f'{kernel:.2f}']
@@ -119,5 +132,9 @@ def format_kernel_table(rows: Sequence[KernelRow]) -> str:
         line = [s.name, f'{s.in_channels // s.groups} / {s.out_channels // s.groups}']
         line += cells(r.onednn_forward, r.kernel_forward) + ['kernel' if r.picks_forward else 'oneDNN']
         line += cells(r.onednn_weight_grad, r.kernel_weight_grad) + ['kernel' if r.picks_weight_grad else 'oneDNN']
+        if r.kernel_input_grad is None:
+            line += ['-', '-', 'oneDNN']
+        else:
+            line += cells(r.onednn_input_grad, r.kernel_input_grad) + ['kernel' if r.picks_input_grad else 'oneDNN']
         lines.append('| ' + ' | '.join(line) + ' |')
     return '\n'.join(lines)

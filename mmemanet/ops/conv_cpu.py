@@ -4,12 +4,13 @@ The kernels live in the compiled extension ``_mmemanet_conv_cpu`` (``mmemanet/op
 ``setup.py`` with ``torch.utils.cpp_extension`` unless ``MMEMANET_WITH_OPS=0``; ``tools/setup_env.sh`` builds it
 into each environment's site-packages). They compute, in float32 on
 channels_last data, a grouped ``conv2d`` without bias (:func:`conv_forward`) and its weight gradient
-(:func:`conv_weight_grad`), seeing the convolution as a depthwise one over ``C_out * C_in / groups`` channels
+(:func:`conv_weight_grad`; the input gradient of a stride-1 convolution is the forward kernel on the output gradient,
+:func:`conv_input_grad`), seeing the convolution as a depthwise one over ``C_out * C_in / groups`` channels
 (one vector register of 16 channels per tap; the C++ source explains it).
 
-Where they are used (:func:`use_forward`, :func:`use_weight_grad`): on the CPU, float32, outside autocast and
-torch.compile (and, the callers' part, outside tracing for export), and only for the shapes where they beat
-oneDNN (measured, not timed at run time).
+Where they are used (:func:`use_forward`, :func:`use_weight_grad`, :func:`use_input_grad`): on the CPU, float32,
+outside autocast and torch.compile (and, the callers' part, outside tracing for export), and only for the shapes
+where they beat oneDNN (measured, not timed at run time).
 Everywhere else, and when the extension is missing or ``MMEMANET_CONV_CPU=0`` is set, the callers run the
 plain ``F.conv2d`` / ``convolution_backward``: the same function to float32 round-off.
 """
@@ -68,6 +69,29 @@ def use_forward(x: torch.Tensor, weight: torch.Tensor, groups: int) -> bool:
     ``..._INPUTS_PER_GROUP``; not a depthwise one; C_out a multiple of :data:`LANES`)."""
     return (_eligible(x) and weight.dtype == torch.float32 and weight.shape[1] > 1 and weight.shape[0] % LANES == 0
             and _per_group_within(weight.shape, groups, FORWARD_MAX_OUTPUTS_PER_GROUP, FORWARD_MAX_INPUTS_PER_GROUP))
+
+
+def use_input_grad(grad_output: torch.Tensor, weight_shape, stride, padding, groups: int) -> bool:
+    """Whether :func:`conv_input_grad` computes this convolution's input gradient: stride 1, odd ``k`` with padding
+    ``k // 2``, and the transposed convolution (``C_out -> C_in``, ``C_out / groups`` inputs and ``C_in / groups``
+    outputs per group) within the forward rule; of MA's branches that is k9 g16 at P = 64 (oneDNN's backward data
+    5.8 ms, the kernel 3.7; at 2 / 8 per group and wider oneDNN is 1.3-3x faster)."""
+    out_channels, per_group, k = weight_shape[:3]
+    in_channels = per_group * groups
+    return (_eligible(grad_output) and tuple(stride) == (1, 1) and k % 2 == 1 and tuple(padding) == (k // 2,) * 2
+            and in_channels % LANES == 0 and per_group * out_channels // groups > 1
+            and _per_group_within((in_channels, out_channels // groups), groups, FORWARD_MAX_OUTPUTS_PER_GROUP,
+                                  FORWARD_MAX_INPUTS_PER_GROUP))
+
+
+def conv_input_grad(grad_output, weight, groups) -> torch.Tensor:
+    """``dx: [N, C_in, H, W]`` of ``conv2d(x, weight, None, 1, k // 2, 1, groups)`` for ``grad_output:
+    [N, C_out, H, W]``: the forward kernel on ``grad_output`` with each group's weights transposed and flipped
+    (float32, CPU), channels_last."""
+    out_channels, per_group, k = weight.shape[:3]
+    transposed = weight.view(groups, out_channels // groups, per_group, k, k).transpose(1, 2).flip(-2, -1)
+    return conv_forward(grad_output, transposed.reshape(groups * per_group, out_channels // groups, k, k), 1,
+                        k // 2, groups)
 
 
 def _square(value, name):

@@ -1,5 +1,6 @@
-"""Each of MA's convolutions timed alone, oneDNN against the package's compiled CPU kernels (forward and weight
-gradient), and what the shape rule of mmemanet/ops/conv_cpu.py picks (see :mod:`mmemanet.analysis.conv_kernels`).
+"""Each of MA's convolutions timed alone, oneDNN against the package's compiled CPU kernels (forward, weight
+gradient, stride-1 input gradient), and what the shape rules of mmemanet/ops/conv_cpu.py pick (see
+:mod:`mmemanet.analysis.conv_kernels`).
 
 Example (EMANet-50's MA shapes, CIFAR stem, batch 32, 2 threads):
     python tools/analysis/conv_kernels.py --batch-size 32 --threads 2

@@ -144,9 +144,9 @@ class _SharedInputConvs(torch.autograd.Function):
     ``x`` in memory format ``fmt``. Backward makes that copy again instead of autograd keeping it next to
     ``x`` (which the block keeps anyway): one input-sized tensor less per MA in training. The forward runs each
     convolution through :func:`branch_conv`, the backward through ``convolution_backward`` of the grouped
-    convolution itself, the weight gradient through the compiled kernel where its shape rule picks it
-    (:func:`mmemanet.ops.conv_cpu.use_weight_grad`). Under autocast the convolutions run in the autocast dtype,
-    as ``F.conv2d`` does; ``x``'s gradient has ``x``'s format.
+    convolution itself, the weight and input gradients through the compiled kernels where their shape rules pick
+    them (:func:`mmemanet.ops.conv_cpu.use_weight_grad`, ``use_input_grad``). Under autocast the convolutions run
+    in the autocast dtype, as ``F.conv2d`` does; ``x``'s gradient has ``x``'s format.
     """
 
     @staticmethod
@@ -169,11 +169,18 @@ class _SharedInputConvs(torch.autograd.Function):
         for j, (w, (stride, padding, groups)) in enumerate(zip(weights, ctx.specs)):
             grad_j = grad[:, start:start + w.shape[0]]
             kernel_wgrad = ctx.needs_input_grad[3 + j] and conv_cpu.use_weight_grad(xc, w.shape, groups)
-            mask = (ctx.needs_input_grad[0], ctx.needs_input_grad[3 + j] and not kernel_wgrad, False)
-            gx, gw, _ = torch.ops.aten.convolution_backward(
-                grad_j, xc, w.to(ctx.dtype), None, stride, padding, (1, 1), False, (0, 0), groups, mask)
+            kernel_xgrad = ctx.needs_input_grad[0] and conv_cpu.use_input_grad(grad_j, w.shape, stride, padding,
+                                                                               groups)
+            mask = (ctx.needs_input_grad[0] and not kernel_xgrad, ctx.needs_input_grad[3 + j] and not kernel_wgrad,
+                    False)
+            gx = gw = None
+            if any(mask):
+                gx, gw, _ = torch.ops.aten.convolution_backward(
+                    grad_j, xc, w.to(ctx.dtype), None, stride, padding, (1, 1), False, (0, 0), groups, mask)
             if kernel_wgrad:
                 gw = conv_cpu.conv_weight_grad(xc, grad_j, w.shape, stride, padding, groups)
+            if kernel_xgrad:
+                gx = conv_cpu.conv_input_grad(grad_j, w, groups)
             start += w.shape[0]
             if gx is not None:  # summed in place: one input-sized gradient, not one per branch
                 grad_x = gx if grad_x is None else grad_x.add_(gx)
