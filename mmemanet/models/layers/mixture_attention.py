@@ -332,7 +332,7 @@ class MixtureAttention(BaseModule):
         # add, threshold_backward on mixed formats are slow.
         on_cpu = x.device.type == 'cpu'
         conv_format = torch.channels_last if on_cpu else out_format
-        norm_format = torch.contiguous_format if on_cpu else out_format
+        norm_format = torch.contiguous_format if on_cpu and self._norms_reduce() else conv_format
         convs = self.branch_convs[::-1]  # output channel order
         if torch.is_grad_enabled() and not tracing():
             y = _SharedInputConvs.apply(x, conv_format, tuple((c.stride, c.padding, c.groups) for c in convs),
@@ -350,6 +350,12 @@ class MixtureAttention(BaseModule):
         y = y + self.bn3(F.gelu(pointwise_conv(self.softban(y), self.pw_conv)))
         y = y * branch_weights(y, self.se, self.num_branches)
         return to_format(y, out_format)
+
+    def _norms_reduce(self) -> bool:
+        """Whether a norm computes batch statistics (training mode): a reduction, faster and more accurate over
+        NCHW data. In eval mode every norm is a per-channel affine map, as fast in channels_last, where MA's
+        convolutions run: then MA stays in channels_last and makes no format copies."""
+        return any(norm.training for norm in (self.bn1, self.bn2, self.softban, self.bn3))
 
     def _forward_reference(self, x):
         n = self.num_branches
