@@ -283,7 +283,8 @@ class MixtureAttention(BaseModule):
         se_ratio (int): reduction of the shared SE (``c -> c // se_ratio -> c``).
         impl (str): ``'fused'`` (default): batched ops over all P channels, the four branch convs on one
             shared input copy; on CPU its convolutions run in channels_last and its norms in NCHW (the fast
-            layout for each), a branch with one output channel per group as a depthwise conv + group sum
+            layout for each; in eval mode, where the norms are affine maps, in channels_last too), a branch
+            with one output channel per group as a depthwise conv + group sum
             (:func:`branch_conv`), the grouped 1x1 ``pw_conv`` with few channels per group as one dense
             block-diagonal matmul (:func:`pointwise_conv`), and where the package's compiled CPU kernels are
             built, narrow branch convs and the depthwise and narrow weight gradients through them
@@ -326,8 +327,9 @@ class MixtureAttention(BaseModule):
     def _forward_fused(self, x):
         out_format = memory_format_of(x)
         # On CPU, oneDNN's grouped / depthwise convolutions are much faster in channels_last (NHWC) than
-        # in NCHW (backward most of all), while batch norm is faster AND sums more accurately in NCHW: the
-        # convolutions run in channels_last, everything else in NCHW. Elsewhere the input's format is kept.
+        # in NCHW (backward most of all), while batch norm in training mode is faster AND sums more accurately in
+        # NCHW: the convolutions run in channels_last, everything else in NCHW (in channels_last too when the norms
+        # are in eval mode: see _norms_reduce). Elsewhere the input's format is kept.
         # Format changes come before the GELUs and send gradients back in the original format: gelu_backward,
         # add, threshold_backward on mixed formats are slow.
         on_cpu = x.device.type == 'cpu'
