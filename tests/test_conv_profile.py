@@ -1,7 +1,6 @@
 """tools/analysis/conv_profile.py: oneDNN's verbose lines parsed into one row per convolution problem, and the
 table of one tiny EMANet-50 training step (its rows and columns; no times are judged)."""
 import pytest
-import torch
 
 from mmemanet.analysis.conv_profile import (COLUMNS, PASSES, format_profile, is_ma_conv, kernel_line,
                                             parse_onednn_verbose, profile_training_step)
@@ -30,7 +29,7 @@ def test_parse_groups_calls_and_times_per_problem_and_pass():
 
 def test_the_kernels_lines_join_the_rows_of_their_problem():
     """A line of the package's kernel counts in the row of oneDNN's lines for the same problem."""
-    line = kernel_line('backward_weights', torch.empty(32, 64, 32, 32), (64, 1, 9, 9), (32, 32), 1, 4, 64, 3.0)
+    line = kernel_line('backward_weights', (32, 64, 32, 32), (64, 1, 9, 9), (32, 32), 1, 4, 64, 3.0)
     _, depthwise, _ = parse_onednn_verbose(LINES + [line])
     assert depthwise.ms == {'backward_weights': 10.0} and depthwise.calls == {'backward_weights': 2}
     assert depthwise.impl == {'backward_weights': 'mmemanet:direct'}
@@ -45,8 +44,11 @@ def test_tiny_emanet50_step_lists_ma_convs_of_all_four_stages():
         assert any(kind == 'depthwise' and k == 9 for kind, k, _ in stage), size
     assert all(set(r.ms) <= set(PASSES) and r.ms for r in rows)
     assert all(set(r.ms) == set(PASSES) for r in rows if r.kind == 'depthwise')
-    if conv_cpu.available():  # the depthwise weight gradients are the compiled kernel's
+    if conv_cpu.available():  # the depthwise weight gradients and k9 g16's input gradient at P = 64 are the kernels'
         assert {r.impl['backward_weights'] for r in rows if r.kind == 'depthwise'} == {'mmemanet:direct'}
+        k9 = next(r for r in rows if (r.kind, r.kernel, r.groups, r.in_channels, r.stride) == ('grouped', 9, 16, 64, 1))
+        assert k9.impl['backward_data'] == 'mmemanet:direct'
+        assert not any(r.out_channels > r.in_channels for r in rows)  # no row of the transposed convolution
     lines = format_profile(rows).splitlines()
     assert lines[0] == '| ' + ' | '.join(COLUMNS) + ' |'
     assert len(lines) == len(rows) + 3 and lines[-1].startswith('| total')

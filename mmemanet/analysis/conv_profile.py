@@ -86,11 +86,12 @@ def is_ma_conv(row: ConvRow, image_channels: int = 3) -> bool:
     return (row.groups > 1 or row.kernel > 1) and row.in_channels != image_channels
 
 
-def kernel_line(prop: str, x, weight_shape, out_size: Tuple[int, int], stride: int, padding: int, groups: int,
+def kernel_line(prop: str, x_shape, weight_shape, out_size: Tuple[int, int], stride: int, padding: int, groups: int,
                 ms: float) -> str:
-    """A verbose line in oneDNN's format for one call of the package's kernel (``prop``: ``forward_training`` or
-    ``backward_weights``; ``x: [N, C_in, H, W]``, ``weight_shape: [C_out, C_in / groups, k, k]``)."""
-    n, cin, h, w = x.shape
+    """A verbose line in oneDNN's format for one call of the package's kernel computing pass ``prop``
+    (``forward_training``, ``backward_data`` or ``backward_weights``) of the convolution with input ``x_shape:
+    [N, C_in, H, W]`` and ``weight_shape: [C_out, C_in / groups, k, k]``."""
+    n, cin, h, w = x_shape
     k = weight_shape[2]
     problem = (f'{f"g{groups}" if groups > 1 else ""}mb{n}_ic{cin}oc{weight_shape[0]}_ih{h}oh{out_size[0]}kh{k}'
                f'sh{stride}dh0ph{padding}_iw{w}ow{out_size[1]}kw{k}sw{stride}dw0pw{padding}')
@@ -98,32 +99,42 @@ def kernel_line(prop: str, x, weight_shape, out_size: Tuple[int, int], stride: i
 
 
 def _print_kernel_calls() -> None:
-    """Wrap :mod:`mmemanet.ops.conv_cpu`'s two kernels (in this child process) so that each call prints its
-    :func:`kernel_line`."""
+    """Wrap :mod:`mmemanet.ops.conv_cpu`'s three kernel functions (in this child process) so that each call prints
+    its :func:`kernel_line`, under the convolution whose pass it computes; a call inside another (the input
+    gradient's transposed forward) counts in the outer one."""
     import time
 
     from mmemanet.ops import conv_cpu
-    forward, weight_grad = conv_cpu.conv_forward, conv_cpu.conv_weight_grad
+    running = []  # the wrapped calls in progress
 
     def one(v):
         return v if isinstance(v, int) else v[0]
 
-    def timed_forward(x, weight, stride, padding, groups):
-        start = time.perf_counter()
-        y = forward(x, weight, stride, padding, groups)
-        ms = (time.perf_counter() - start) * 1e3
-        print(kernel_line('forward_training', x, weight.shape, y.shape[2:], one(stride), one(padding), groups, ms))
-        return y
+    def timed(function, prop, convolution):
+        """``function`` printing its line; ``convolution(result, *args)``: ``kernel_line``'s arguments from
+        ``x_shape`` to ``groups``."""
+        def call(*args):
+            running.append(prop)
+            start = time.perf_counter()
+            try:
+                result = function(*args)
+            finally:
+                running.pop()
+            ms = (time.perf_counter() - start) * 1e3
+            if not running:
+                print(kernel_line(prop, *convolution(result, *args), ms))
+            return result
+        return call
 
-    def timed_weight_grad(x, grad_output, weight_shape, stride, padding, groups):
-        start = time.perf_counter()
-        grad = weight_grad(x, grad_output, weight_shape, stride, padding, groups)
-        ms = (time.perf_counter() - start) * 1e3
-        print(kernel_line('backward_weights', x, weight_shape, grad_output.shape[2:], one(stride), one(padding),
-                          groups, ms))
-        return grad
-
-    conv_cpu.conv_forward, conv_cpu.conv_weight_grad = timed_forward, timed_weight_grad
+    conv_cpu.conv_forward = timed(
+        conv_cpu.conv_forward, 'forward_training', lambda y, x, weight, stride, padding, groups:
+        (x.shape, weight.shape, y.shape[2:], one(stride), one(padding), groups))
+    conv_cpu.conv_weight_grad = timed(
+        conv_cpu.conv_weight_grad, 'backward_weights', lambda _, x, grad_output, weight_shape, stride, padding, groups:
+        (x.shape, weight_shape, grad_output.shape[2:], one(stride), one(padding), groups))
+    conv_cpu.conv_input_grad = timed(  # stride 1, padding k // 2: the input has the output's size
+        conv_cpu.conv_input_grad, 'backward_data', lambda grad_x, grad_output, weight, groups:
+        (grad_x.shape, weight.shape, grad_output.shape[2:], 1, weight.shape[2] // 2, groups))
 
 
 def _child(target: str, batch_size: int, input_size: Tuple[int, int], threads: Optional[int]) -> None:
